@@ -1,0 +1,1 @@
+"""Custom ART subclasses: SAP (EvasionAttack) and NSR (Trainer)."""

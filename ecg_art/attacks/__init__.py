@@ -1,0 +1,1 @@
+"""attacks stage of ecg_art (see docs/ARCHITECTURE.md)."""

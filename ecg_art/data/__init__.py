@@ -1,0 +1,1 @@
+"""data stage of ecg_art (see docs/ARCHITECTURE.md)."""

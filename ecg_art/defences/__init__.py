@@ -1,0 +1,1 @@
+"""defences stage of ecg_art (see docs/ARCHITECTURE.md)."""

@@ -1,0 +1,1 @@
+"""detection stage of ecg_art (see docs/ARCHITECTURE.md)."""

@@ -1,0 +1,1 @@
+"""estimators stage of ecg_art (see docs/ARCHITECTURE.md)."""

@@ -1,0 +1,1 @@
+"""evaluation stage of ecg_art (see docs/ARCHITECTURE.md)."""

@@ -1,0 +1,1 @@
+"""features stage of ecg_art (see docs/ARCHITECTURE.md)."""

@@ -1,0 +1,1 @@
+"""models stage of ecg_art (see docs/ARCHITECTURE.md)."""

@@ -1,0 +1,1 @@
+"""tracking stage of ecg_art (see docs/ARCHITECTURE.md)."""

@@ -1,0 +1,1 @@
+"""training stage of ecg_art (see docs/ARCHITECTURE.md)."""
