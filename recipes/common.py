@@ -1,0 +1,196 @@
+"""Steps shared by the recipes: configuration, data preparation, training, evaluation, MLflow logging, tables."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Config", "Prepared", "prepare_data", "build_classifier", "train", "evaluate", "format_table",
+           "results_dir", "set_threads"]
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every number of a recipe run. ``quick`` / ``full`` profiles are instances of this class."""
+
+    name: str = "baseline"
+    profile: str = "quick"
+    # data
+    data_dir: str | None = None
+    cache_dir: str | None = None
+    split: str = "intra"
+    seed: int = 0
+    window: int = 256
+    r_offset: int = 90
+    train_per_class: int | None = 4000  # stratified cap per AAMI class on the training side; None = every beat
+    val_per_class: int | None = 1000
+    eval_n: int | None = 1000  # random test beats attacked (clean metrics use the whole test split); None = all
+    # model and training
+    model: str = "baseline_cnn"
+    nb_epochs: int = 12
+    patience: int = 4
+    batch_size: int = 256
+    lr: float = 1e-3
+    class_weight_power: float = 0.5
+    # attacks (eps in the normalised [0, 1] beat unit)
+    attacks: tuple[str, ...] = ("fgsm", "pgd")
+    eps: tuple[float, ...] = (0.01, 0.03, 0.05)
+    pgd_iter: int = 20
+    attack_batch_size: int = 256
+    # bookkeeping
+    experiment: str = "ecg_art"
+    tracking_uri: str | None = None
+    device: str = "auto"
+    resume: bool = False
+    output_dir: str = "results"
+    log_model: bool = True
+    threads: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class Prepared:
+    """Arrays of one run: train/val subsets, the whole test split and the attacked test subset."""
+
+    dataset: Any
+    split: Any
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    eval_idx: np.ndarray  # indices into x_test of the beats that are attacked
+
+    def sizes(self) -> dict[str, int]:
+        return {"n_train": len(self.y_train), "n_val": len(self.y_val), "n_test": len(self.y_test),
+                "n_eval": len(self.eval_idx)}
+
+
+def set_threads(cfg: Config) -> None:
+    import torch
+
+    if cfg.threads:
+        torch.set_num_threads(int(cfg.threads))
+
+
+def results_dir(cfg: Config) -> Path:
+    """``<output_dir>/<name>-<profile>-<split>-s<seed>``: checkpoints and result files of a run."""
+    path = Path(cfg.output_dir) / f"{cfg.name}-{cfg.profile}-{cfg.split}-s{cfg.seed}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def prepare_data(cfg: Config) -> Prepared:
+    """Load beats, split them, subsample the training side for the profile, pick the attacked test beats."""
+    from ecg_art import data
+
+    ds = data.load_beats(cfg.data_dir, data.BeatConfig(window=cfg.window, r_offset=cfg.r_offset),
+                         cache_dir=cfg.cache_dir)
+    split = data.make_split(ds, cfg.split, seed=cfg.seed)
+    train_idx, val_idx = split.train, split.val
+    if cfg.train_per_class:
+        train_idx = data.stratified_subset(train_idx, ds.y[train_idx], per_class=cfg.train_per_class, seed=cfg.seed)
+    if cfg.val_per_class:
+        val_idx = data.stratified_subset(val_idx, ds.y[val_idx], per_class=cfg.val_per_class, seed=cfg.seed + 1)
+    rng = np.random.default_rng(cfg.seed + 2)
+    n_test = len(split.test)
+    eval_idx = np.arange(n_test) if not cfg.eval_n or cfg.eval_n >= n_test else np.sort(
+        rng.choice(n_test, size=cfg.eval_n, replace=False))
+    return Prepared(ds, split, ds.x[train_idx], ds.y[train_idx], ds.x[val_idx], ds.y[val_idx],
+                    ds.x[split.test], ds.y[split.test], eval_idx)
+
+
+def build_classifier(cfg: Config, y_train: np.ndarray, *, model=None):
+    """The registered model ``cfg.model`` wrapped as an ART PyTorchClassifier with class-weighted loss."""
+    import torch
+
+    from ecg_art.data import AAMI_CLASSES
+    from ecg_art.estimators import make_classifier
+    from ecg_art.models import get_model
+    from ecg_art.training import class_weights_from_labels
+
+    torch.manual_seed(cfg.seed)
+    if model is None:
+        model = get_model(cfg.model, n_classes=len(AAMI_CLASSES), input_length=cfg.window)
+    weights = class_weights_from_labels(y_train, nb_classes=len(AAMI_CLASSES), power=cfg.class_weight_power)
+    return make_classifier(model, input_length=cfg.window, nb_classes=len(AAMI_CLASSES), class_weights=weights,
+                           lr=cfg.lr, device=cfg.device)
+
+
+def train(cfg: Config, classifier, prep: Prepared, tracker, *, trainer=None, stage: str = "train"):
+    """Epoch-wise training with validation-only model selection, checkpoints under :func:`results_dir`."""
+    from ecg_art.training import fit_classifier
+
+    def log_epoch(epoch: int, metrics: dict[str, float]) -> None:
+        tracker.log_metrics({f"{stage}_{k}": v for k, v in metrics.items() if k != "epoch"}, step=epoch)
+
+    history = fit_classifier(
+        classifier, prep.x_train, prep.y_train, validation_data=(prep.x_val, prep.y_val),
+        nb_epochs=cfg.nb_epochs, batch_size=cfg.batch_size, patience=cfg.patience, seed=cfg.seed,
+        trainer=trainer, checkpoint_dir=results_dir(cfg) / f"checkpoints-{stage}", resume=cfg.resume,
+        on_epoch_end=log_epoch, verbose=True,
+    )
+    tracker.log_metrics({f"{stage}_best_epoch": history.best_epoch, f"{stage}_best_val_macro_f1": history.best_score,
+                         f"{stage}_seconds": history.seconds})
+    return history
+
+
+def attack_kwargs(cfg: Config) -> dict[str, dict[str, Any]]:
+    return {"pgd": {"max_iter": cfg.pgd_iter}, "ta-pgd": {"steps": cfg.pgd_iter}}
+
+
+def evaluate(cfg: Config, classifier, prep: Prepared, tracker, *, attacks: tuple[str, ...] | None = None
+             ) -> dict[str, Any]:
+    """Clean metrics on the whole test split, attacks on the attacked subset; logs metrics, table and figures."""
+    from ecg_art.attacks import evaluate_attacks
+    from ecg_art.data import AAMI_CLASSES
+    from ecg_art.estimators import predict_labels
+    from ecg_art.evaluation import classification_metrics
+    from ecg_art.evaluation.plots import adversarial_beats_figure, confusion_matrix_figure
+
+    t0 = time.perf_counter()
+    clean = classification_metrics(prep.y_test, predict_labels(classifier, prep.x_test))
+    tracker.log_metrics(clean.flat("test_"))
+    tracker.log_figure(confusion_matrix_figure(clean.confusion, AAMI_CLASSES), "confusion_matrix.png")
+    x_eval, y_eval = prep.x_test[prep.eval_idx], prep.y_test[prep.eval_idx]
+    attacks = tuple(attacks if attacks is not None else cfg.attacks)
+    results, adv = evaluate_attacks(classifier, x_eval, y_eval, attacks=attacks, eps=cfg.eps,
+                                    batch_size=cfg.attack_batch_size, attack_kwargs=attack_kwargs(cfg),
+                                    return_adv=True, verbose=True)
+    for r in results:
+        tag = f"{r.attack}_eps{r.eps:g}"
+        tracker.log_metrics({f"adv_acc_{tag}": r.adv_accuracy, f"adv_macro_f1_{tag}": r.macro_f1,
+                             f"snr_db_{tag}": r.snr_db, f"smoothness_{tag}": r.smoothness})
+    rows = [r.to_dict() for r in results]
+    tracker.log_dict({"clean": clean.to_dict(), "attacks": rows}, "results.json")
+    eps_fig = max(cfg.eps)
+    beat = int(np.argmax(y_eval == y_eval[0]))
+    examples = {f"{a} eps={eps_fig:g}": adv[(a, eps_fig)][beat] for a in attacks if (a, eps_fig) in adv}
+    if examples:
+        tracker.log_figure(adversarial_beats_figure(x_eval[beat], examples, fs=360), "adversarial_beats.png")
+    logger.info("evaluation took %.1f s", time.perf_counter() - t0)
+    return {"clean": clean, "attacks": results, "clean_eval_accuracy": results[0].clean_accuracy if results else None}
+
+
+def format_table(rows: list[dict[str, Any]], columns: list[str], *, percent: tuple[str, ...] = ()) -> str:
+    """A markdown table of ``rows`` (dicts) restricted to ``columns``; the ``percent`` columns are shown x100."""
+    def fmt(col: str, v: Any) -> str:
+        if isinstance(v, (float, np.floating)):
+            return f"{100 * v:.2f}" if col in percent else f"{v:.4g}"
+        return str(v)
+
+    head = "| " + " | ".join(columns) + " |"
+    sep = "|" + "|".join("---" for _ in columns) + "|"
+    body = ["| " + " | ".join(fmt(c, r.get(c, "")) for c in columns) + " |" for r in rows]
+    return "\n".join([head, sep, *body])
