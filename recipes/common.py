@@ -7,13 +7,13 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Config", "Prepared", "prepare_data", "build_classifier", "train", "evaluate", "format_table",
+__all__ = ["Config", "Recipe", "Prepared", "run_model", "result_row", "prepare_data", "build_classifier", "train", "evaluate", "format_table",
            "results_dir", "set_threads"]
 
 
@@ -56,6 +56,16 @@ class Config:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What ``ecg-art run NAME`` needs: named profiles and a ``run(cfg)``; registered as an ``ecg_art.recipes`` entry
+    point (a module with ``PROFILES`` and ``run`` works too)."""
+
+    name: str
+    PROFILES: dict[str, Any]
+    run: Callable[[Any], Any]
 
 
 @dataclass
@@ -194,3 +204,53 @@ def format_table(rows: list[dict[str, Any]], columns: list[str], *, percent: tup
     sep = "|" + "|".join("---" for _ in columns) + "|"
     body = ["| " + " | ".join(fmt(c, r.get(c, "")) for c in columns) + " |" for r in rows]
     return "\n".join([head, sep, *body])
+
+
+def result_row(name: str, res: dict[str, Any], params: int) -> dict[str, Any]:
+    """One table row: clean accuracy and macro-F1 on the test split, adversarial accuracy per (attack, eps)."""
+    row: dict[str, Any] = {"model": name, "clean": res["clean"].accuracy, "macro_f1": res["clean"].macro_f1,
+                           "params": params}
+    for r in res["attacks"]:
+        row[f"{r.attack}@{r.eps:g}"] = r.adv_accuracy
+    return row
+
+
+def run_model(cfg: Config, *, make_trainer: Callable[[Config, Any], Any] | None = None, tracker=None
+              ) -> dict[str, Any]:
+    """Prepare data, train ``cfg.model`` (with the ART trainer ``make_trainer(cfg, classifier)`` if given), evaluate on
+    the test split, log everything to MLflow (a new run, or ``tracker`` when given), print and return the table row."""
+    from ecg_art.io import write_json
+    from ecg_art.models import count_parameters
+    from ecg_art.tracking import Tracker
+
+    set_threads(cfg)
+    prep = prepare_data(cfg)
+    classifier = build_classifier(cfg, prep.y_train)
+    params = count_parameters(classifier.model)
+    own = tracker is None
+    if own:
+        tracker = Tracker(cfg.experiment, run_name=f"{cfg.name}-{cfg.profile}", tracking_uri=cfg.tracking_uri)
+        tracker.__enter__()
+    try:
+        tracker.log_params({**cfg.to_dict(), **prep.sizes(), "params": params,
+                            "data_hash": prep.dataset.fingerprint(), "split_hash": prep.split.fingerprint()})
+        trainer = make_trainer(cfg, classifier) if make_trainer is not None else None
+        train(cfg, classifier, prep, tracker, trainer=trainer)
+        res = evaluate(cfg, classifier, prep, tracker)
+        if cfg.log_model:
+            tracker.log_model(classifier.model, name="model", input_example=prep.x_val[:2])
+        row = result_row(cfg.name, res, params)
+        cols = ["model", "clean", "macro_f1", *[k for k in row if "@" in k], "params"]
+        table = format_table([row], cols, percent=tuple(c for c in cols if c not in ("model", "params")))
+        tracker.log_text(table, "table.md")
+        write_json(results_dir(cfg) / "results.json", {
+            "config": cfg.to_dict(), "row": row, "attacks": [r.to_dict() for r in res["attacks"]],
+            "clean": res["clean"].to_dict(), "run_id": tracker.run_id})
+    except BaseException as exc:
+        if own:
+            tracker.__exit__(type(exc), exc, exc.__traceback__)
+        raise
+    if own:
+        tracker.__exit__(None, None, None)
+    print(f"\n{cfg.name} ({cfg.profile}, {cfg.split} split; accuracies in %, eps in normalised beat units)\n{table}")
+    return row

@@ -1,0 +1,80 @@
+"""Defence recipes: standard adversarial training (ART's ``AdversarialTrainer`` with ART's PGD), NSR regularisation
+and AT+NSR (our ART ``Trainer`` in ``attacks_custom``), trained and evaluated like the baseline.
+
+``ecg-art run at|nsr|at-nsr --profile quick|full``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from recipes.common import Config as BaseConfig
+from recipes.common import Recipe, run_model
+
+__all__ = ["Config", "PROFILES", "make_trainer", "run", "AT_RECIPE", "NSR_RECIPE", "AT_NSR_RECIPE"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Config(BaseConfig):
+    """Baseline config plus the defence's numbers (eps in the normalised beat unit)."""
+
+    defence: str = "at"  # "at", "nsr" or "at-nsr"
+    train_eps: float = 0.05  # adversarial-training budget (Linf)
+    train_pgd_iter: int = 7
+    train_eps_step: float | None = None  # default 2.5 * train_eps / train_pgd_iter (Madry et al.)
+    at_ratio: float = 0.5  # share of every batch replaced by adversarial examples
+    nsr_beta: float = 0.3  # reference value for MIT-BIH
+    nsr_eps: float = 1.0
+    nsr_delta: float = 0.01
+    attacks: tuple[str, ...] = ("fgsm", "pgd", "sap")
+
+
+def _profiles(defence: str) -> dict[str, Config]:
+    name = defence
+    return {
+        "quick": Config(name=name, profile="quick", defence=defence, train_per_class=2500, val_per_class=500,
+                        eval_n=500, nb_epochs=6, patience=3),
+        "full": Config(name=name, profile="full", defence=defence, train_per_class=None, val_per_class=None,
+                       eval_n=5000, nb_epochs=40, patience=8),
+    }
+
+
+AT, NSR, AT_NSR = _profiles("at"), _profiles("nsr"), _profiles("at-nsr")
+PROFILES = AT
+
+
+def make_trainer(cfg: Config, classifier):
+    """The ART trainer of ``cfg.defence`` around ``classifier``."""
+    from art.attacks.evasion import ProjectedGradientDescent
+    from art.defences.trainer import AdversarialTrainer
+
+    from attacks_custom.nsr import NSRTrainer
+    from ecg_art.exceptions import ConfigError
+
+    pgd = ProjectedGradientDescent(
+        classifier, norm="inf", eps=cfg.train_eps, max_iter=cfg.train_pgd_iter,
+        eps_step=cfg.train_eps_step or 2.5 * cfg.train_eps / cfg.train_pgd_iter, num_random_init=1,
+        batch_size=cfg.batch_size, verbose=False)
+    if cfg.defence == "at":
+        return AdversarialTrainer(classifier, attacks=pgd, ratio=cfg.at_ratio)
+    if cfg.defence in ("nsr", "at-nsr"):
+        return NSRTrainer(classifier, beta=cfg.nsr_beta, eps=cfg.nsr_eps, delta=cfg.nsr_delta,
+                          attack=pgd if cfg.defence == "at-nsr" else None, ratio=cfg.at_ratio)
+    raise ConfigError(f"unknown `defence` {cfg.defence!r}; known: at, nsr, at-nsr")
+
+
+def run(cfg: Config, *, tracker=None) -> dict[str, Any]:
+    """Train the defended model, evaluate it on the test split, log to MLflow, print and return its table row."""
+    return run_model(cfg, make_trainer=make_trainer, tracker=tracker)
+
+
+AT_RECIPE = Recipe("at", AT, run)
+NSR_RECIPE = Recipe("nsr", NSR, run)
+AT_NSR_RECIPE = Recipe("at-nsr", AT_NSR, run)
+
+if __name__ == "__main__":
+    run(AT["quick"])

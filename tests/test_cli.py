@@ -1,0 +1,47 @@
+import dataclasses
+
+import pytest
+
+from ecg_art.cli import apply_overrides, main
+from ecg_art.exceptions import ConfigError
+
+
+@dataclasses.dataclass(frozen=True)
+class _Cfg:
+    n: int = 1
+    eps: tuple = (0.1,)
+    name: str = "x"
+
+
+def test_overrides_parse_json_and_strings():
+    cfg = apply_overrides(_Cfg(), ["n=3", "eps=[0.01, 0.05]", "name=hello world"])
+    assert cfg == _Cfg(n=3, eps=(0.01, 0.05), name="hello world")
+
+
+@pytest.mark.parametrize("item", ["nokey", "missing=1"])
+def test_bad_override_names_the_field(item):
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        apply_overrides(_Cfg(), [item])
+
+
+def test_unknown_recipe_exits_nonzero_with_a_clear_message(capsys):
+    assert main(["run", "no-such-recipe"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown recipe 'no-such-recipe'" in err and "baseline" in err
+
+
+def test_unknown_profile_exits_nonzero(capsys):
+    assert main(["run", "baseline", "--profile", "huge"]) == 2
+    assert "unknown profile 'huge'" in capsys.readouterr().err
+
+
+def test_missing_data_dir_exits_nonzero(tmp_path, capsys):
+    code = main(["data", "info", "--data-dir", str(tmp_path / "nowhere"), "--cache-dir", str(tmp_path / "c")])
+    assert code == 2
+    assert "nowhere" in capsys.readouterr().err
+
+
+def test_list_recipes(capsys):
+    assert main(["list", "recipes"]) == 0
+    names = capsys.readouterr().out.split()
+    assert {"baseline", "at", "nsr", "at-nsr", "paper"} <= set(names)
