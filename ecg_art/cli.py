@@ -65,20 +65,27 @@ def _cmd_data_info(args: argparse.Namespace) -> int:
     from ecg_art import data
 
     data_dir = data.resolve_data_dir(args.data_dir)
-    ds = data.load_beats(data_dir, data.BeatConfig(), cache_dir=args.cache_dir, verbose=True)
+    cache_dir = data.resolve_cache_dir(args.cache_dir)
+    ds = data.load_beats(data_dir, data.BeatConfig(), cache_dir=cache_dir)
     split = data.make_split(ds, args.split, seed=args.seed)
     info = data.describe(ds, split)
     if args.json:
-        print(json.dumps(info, indent=2, default=str))
+        print(json.dumps({"data_dir": str(data_dir), "cache_dir": str(cache_dir), **info}, indent=2, default=str))
         return 0
+    classes = list(data.AAMI_CLASSES)
     print(f"data directory : {data_dir}")
-    for key, value in info.items():
-        if isinstance(value, dict):
-            print(f"{key}:")
-            for k, v in value.items():
-                print(f"  {k:<12} {v}")
-        else:
-            print(f"{key:<15}: {value}")
+    print(f"cache          : {cache_dir / 'prepared'}")
+    print(f"records        : {info['n_records']} ({', '.join(info['records'])})")
+    print(f"beats          : {info['n_beats']} windows of {info['window']} samples at {info['fs']:g} Hz, "
+          f"R peak at {info['r_index']}; leads {info['leads']}")
+    print(f"\nbeats per AAMI class and split ({args.split}, seed {args.seed}):")
+    print(f"  {'split':<6}" + "".join(f"{c:>8}" for c in classes) + f"{'total':>9}  records")
+    rows = [("all", {"classes": info["classes"], "n_beats": info["n_beats"], "n_records": info["n_records"]})]
+    rows += list(info["splits"].items())
+    for name, part in rows:
+        counts = part["classes"]
+        print(f"  {name:<6}" + "".join(f"{counts.get(c, 0):>8}" for c in classes)
+              + f"{part['n_beats']:>9}  {part['n_records']}")
     return 0
 
 

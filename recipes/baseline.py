@@ -13,7 +13,7 @@ __all__ = ["Config", "PROFILES", "run"]
 
 PROFILES: dict[str, Config] = {
     "quick": Config(name="baseline", profile="quick"),
-    "full": Config(name="baseline", profile="full", train_per_class=None, val_per_class=None, eval_n=5000,
+    "full": Config(name="baseline", profile="full", train_n=None, val_n=None, eval_n=5000,
                    nb_epochs=40, patience=8),
 }
 

@@ -30,8 +30,8 @@ class Config:
     seed: int = 0
     window: int = 256
     r_offset: int = 90
-    train_per_class: int | None = 4000  # stratified cap per AAMI class on the training side; None = every beat
-    val_per_class: int | None = 1000
+    train_n: int | None = 16000  # stratified training subset (equal per-class cap, rare classes whole); None = all
+    val_n: int | None = 4000
     eval_n: int | None = 1000  # random test beats attacked (clean metrics use the whole test split); None = all
     # model and training
     model: str = "baseline_cnn"
@@ -109,10 +109,10 @@ def prepare_data(cfg: Config) -> Prepared:
                          cache_dir=cfg.cache_dir)
     split = data.make_split(ds, cfg.split, seed=cfg.seed)
     train_idx, val_idx = split.train, split.val
-    if cfg.train_per_class:
-        train_idx = data.stratified_subset(train_idx, ds.y[train_idx], per_class=cfg.train_per_class, seed=cfg.seed)
-    if cfg.val_per_class:
-        val_idx = data.stratified_subset(val_idx, ds.y[val_idx], per_class=cfg.val_per_class, seed=cfg.seed + 1)
+    if cfg.train_n:
+        train_idx = data.stratified_subset(train_idx, ds.y, cfg.train_n, seed=cfg.seed)
+    if cfg.val_n:
+        val_idx = data.stratified_subset(val_idx, ds.y, cfg.val_n, seed=cfg.seed + 1)
     rng = np.random.default_rng(cfg.seed + 2)
     n_test = len(split.test)
     eval_idx = np.arange(n_test) if not cfg.eval_n or cfg.eval_n >= n_test else np.sort(

@@ -36,9 +36,9 @@ class Config(BaseConfig):
 def _profiles(defence: str) -> dict[str, Config]:
     name = defence
     return {
-        "quick": Config(name=name, profile="quick", defence=defence, train_per_class=2500, val_per_class=500,
+        "quick": Config(name=name, profile="quick", defence=defence, train_n=10000, val_n=2500,
                         eval_n=500, nb_epochs=6, patience=3),
-        "full": Config(name=name, profile="full", defence=defence, train_per_class=None, val_per_class=None,
+        "full": Config(name=name, profile="full", defence=defence, train_n=None, val_n=None,
                        eval_n=5000, nb_epochs=40, patience=8),
     }
 

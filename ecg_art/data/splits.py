@@ -1,0 +1,174 @@
+"""Train/validation/test splits of a :class:`BeatDataset`: intra-patient (by beat) and inter-patient (de Chazal)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from ecg_art.data.constants import DS1_RECORDS, DS2_RECORDS
+from ecg_art.data.dataset import BeatDataset
+from ecg_art.exceptions import SplitError
+
+__all__ = ["Split", "SPLIT_SCHEMES", "make_split", "stratified_subset"]
+
+SPLIT_SCHEMES = ("intra", "inter")
+
+
+@dataclass(frozen=True, eq=False)
+class Split:
+    """Indices into a :class:`BeatDataset` for training, validation and test (sorted, disjoint, int64)."""
+
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+    scheme: str
+    seed: int
+    val_by_record: bool = False
+
+    def fingerprint(self) -> str:
+        """Short SHA-256 (16 hex digits) of the three index arrays and the scheme."""
+        h = hashlib.sha256(f"{self.scheme}|{self.seed}|{self.val_by_record}".encode())
+        for part in (self.train, self.val, self.test):
+            h.update(np.asarray(part, dtype=np.int64).tobytes() + b"|")
+        return h.hexdigest()[:16]
+
+    def sizes(self) -> dict[str, int]:
+        """Number of beats in each part."""
+        return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
+
+
+def _strat_labels(y: np.ndarray) -> np.ndarray:
+    """Labels for stratification; classes with a single beat join the majority class (sklearn needs >= 2)."""
+    y = np.asarray(y)
+    values, counts = np.unique(y, return_counts=True)
+    rare = values[counts < 2]
+    return np.where(np.isin(y, rare), values[np.argmax(counts)], y) if len(rare) else y
+
+
+def _carve(idx: np.ndarray, y: np.ndarray, fraction: float, seed: int, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """Split ``idx`` into (rest, carved) with ``fraction`` of it carved out, stratified by ``y[idx]``."""
+    if fraction == 0 or len(idx) == 0:
+        return idx, idx[:0]
+    from sklearn.model_selection import train_test_split
+
+    try:
+        rest, carved = train_test_split(idx, test_size=fraction, random_state=seed, stratify=_strat_labels(y[idx]))
+    except ValueError as exc:
+        raise SplitError(f"cannot carve {what} (fraction {fraction}) from {len(idx)} beats: {exc}") from exc
+    return np.sort(rest), np.sort(carved)
+
+
+def _check_fraction(name: str, value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise SplitError(f"`{name}` must be a fraction in [0, 1), got {value!r}")
+
+
+def make_split(dataset: BeatDataset, scheme: str = "intra", *, val_fraction: float = 0.1,
+               test_fraction: float = 0.2, seed: int = 0, val_by_record: bool = False) -> Split:
+    """Split beats into train / val / test; validation is always carved from the training side.
+
+    Parameters
+    ----------
+    dataset : BeatDataset
+    scheme : {"intra", "inter"}
+        ``"intra"``: stratified random split by beat (the same patients in every part; ``test_fraction`` of all
+        beats go to test, then ``val_fraction`` of all beats to val). ``"inter"``: de Chazal et al. (2004),
+        train on DS1 records and test on DS2 records (paced records in neither; ``test_fraction`` is unused);
+        val is ``val_fraction`` of the DS1 beats, stratified by class.
+    val_fraction, test_fraction : float
+        Fractions in ``[0, 1)``.
+    seed : int
+        Seed of the random parts; the same seed gives the same split.
+    val_by_record : bool
+        With ``scheme="inter"``, hold out whole DS1 records (about ``val_fraction`` of DS1 beats) for validation,
+        so val is patient-disjoint from train. Note that MIT-BIH records 201 (DS1) and 202 (DS2) come from the
+        same patient.
+
+    Examples
+    --------
+    >>> split = make_split(ds, "inter", val_fraction=0.1, seed=0)  # doctest: +SKIP
+    >>> set(ds.record[split.test]) <= set(DS2_RECORDS)  # doctest: +SKIP
+    True
+    """
+    if scheme not in SPLIT_SCHEMES:
+        raise SplitError(f"unknown split scheme {scheme!r}; known: {', '.join(SPLIT_SCHEMES)}")
+    _check_fraction("val_fraction", val_fraction)
+    _check_fraction("test_fraction", test_fraction)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise SplitError(f"`seed` must be an integer, got {seed!r}")
+    if val_by_record and scheme != "inter":
+        raise SplitError(f"`val_by_record=True` needs scheme='inter', got scheme={scheme!r}")
+    y = dataset.y
+    every = np.arange(len(y), dtype=np.int64)
+    if scheme == "intra":
+        if val_fraction + test_fraction >= 1:
+            raise SplitError(f"`val_fraction` + `test_fraction` must be < 1, got {val_fraction} + {test_fraction}")
+        train, test = _carve(every, y, test_fraction, seed, "the test set")
+        rel_val = val_fraction / (1 - test_fraction) if test_fraction < 1 else 0.0
+        train, val = _carve(train, y, rel_val, seed, "the validation set")
+        return Split(train=train, val=val, test=test, scheme=scheme, seed=int(seed))
+    ds1 = every[np.isin(dataset.record, DS1_RECORDS)]
+    test = every[np.isin(dataset.record, DS2_RECORDS)]
+    if len(ds1) == 0 or len(test) == 0:
+        raise SplitError(f"scheme 'inter' needs beats from DS1 and DS2 records; the dataset holds records "
+                         f"{', '.join(dataset.records())}")
+    if not val_by_record:
+        train, val = _carve(ds1, y, val_fraction, seed, "the validation set from DS1")
+        return Split(train=train, val=val, test=test, scheme=scheme, seed=int(seed))
+    names, counts = np.unique(dataset.record[ds1], return_counts=True)
+    order = np.random.default_rng(seed).permutation(len(names))
+    target, taken, held = val_fraction * len(ds1), 0, []
+    for i in order:
+        if taken >= target or len(held) == len(names) - 1:
+            break
+        held.append(names[i])
+        taken += counts[i]
+    if val_fraction > 0 and not held:
+        raise SplitError(f"`val_by_record=True` needs at least two DS1 records, the dataset has {list(names)}")
+    in_val = np.isin(dataset.record[ds1], held)
+    return Split(train=ds1[~in_val], val=ds1[in_val], test=test, scheme=scheme, seed=int(seed), val_by_record=True)
+
+
+def stratified_subset(indices, y, n: int, *, seed: int) -> np.ndarray:
+    """Pick ``n`` of ``indices`` keeping every class present, with an equal per-class cap (rare classes kept whole).
+
+    Parameters
+    ----------
+    indices : array of int
+        Candidate indices into ``y`` (e.g. ``split.train``).
+    y : array of int
+        Labels of the whole dataset, indexed by ``indices``.
+    n : int
+        Subset size; all of ``indices`` are returned when ``n >= len(indices)``.
+    seed : int
+        Seed of the random pick.
+
+    Returns
+    -------
+    int64 ndarray
+        Sorted subset of ``indices``.
+
+    Examples
+    --------
+    >>> y = np.array([0] * 90 + [1] * 8 + [2] * 2)
+    >>> np.bincount(y[stratified_subset(np.arange(100), y, 20, seed=0)]).tolist()
+    [10, 8, 2]
+    """
+    indices = np.asarray(indices, dtype=np.int64)
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise SplitError(f"`n` must be a positive integer, got {n!r}")
+    if n >= len(indices):
+        return np.sort(indices)
+    labels = np.asarray(y)[indices]
+    classes, counts = np.unique(labels, return_counts=True)
+    if n < len(classes):
+        raise SplitError(f"`n`={n} cannot keep all {len(classes)} classes represented")
+    rng = np.random.default_rng(seed)
+    picked, left = [], n
+    for k, (cls, count) in enumerate(sorted(zip(classes, counts), key=lambda t: t[1])):
+        take = min(int(count), left // (len(classes) - k))
+        picked.append(rng.choice(indices[labels == cls], size=take, replace=False))
+        left -= take
+    return np.sort(np.concatenate(picked))
