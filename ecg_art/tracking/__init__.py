@@ -1,1 +1,11 @@
-"""tracking stage of ecg_art (see docs/ARCHITECTURE.md)."""
+"""Experiment tracking: the only part of ecg_art that imports MLflow (lazily), with a local fallback for every run."""
+
+from ecg_art.tracking.environment import environment_info
+from ecg_art.tracking.offline import OfflineRun
+from ecg_art.tracking.params import flatten_params
+from ecg_art.tracking.query import find_runs
+from ecg_art.tracking.tracker import Tracker
+from ecg_art.tracking.uri import repo_root, resolve_tracking_uri
+
+__all__ = ["Tracker", "resolve_tracking_uri", "environment_info", "find_runs", "flatten_params", "OfflineRun",
+           "repo_root"]

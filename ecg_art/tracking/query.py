@@ -1,0 +1,84 @@
+"""Reading runs back from MLflow (for comparisons and reports)."""
+
+from __future__ import annotations
+
+import logging
+
+from ecg_art.exceptions import ConfigError, TrackingError
+from ecg_art.tracking.store import mlflow_env
+from ecg_art.tracking.uri import resolve_tracking_uri
+
+__all__ = ["find_runs"]
+
+logger = logging.getLogger(__name__)
+
+
+def find_runs(experiment: str, *, tracking_uri: str | None = None, filter_string: str = "",
+              max_results: int = 10_000) -> list[dict]:
+    """Runs of ``experiment`` (newest first) as plain dicts, through ``MlflowClient.search_runs``.
+
+    Parameters
+    ----------
+    experiment : str
+        Experiment name.
+    tracking_uri : str, optional
+        Resolved with :func:`resolve_tracking_uri`.
+    filter_string : str
+        MLflow search filter, e.g. ``"params.attack = 'pgd' and metrics.adv_accuracy < 0.5"``.
+    max_results : int
+        Upper bound on the number of runs returned.
+
+    Returns
+    -------
+    list of dict
+        Each with ``run_id``, ``run_name``, ``status``, ``start_time``, ``end_time`` (ms), ``parent_run_id``,
+        ``params``, ``metrics`` (latest values) and ``tags``.
+
+    Examples
+    --------
+    >>> runs = find_runs("robustness", filter_string="params.attack = 'pgd'")  # doctest: +SKIP
+    >>> [r["metrics"]["adv_accuracy"] for r in runs]  # doctest: +SKIP
+    [0.41]
+    """
+    if not isinstance(max_results, int) or max_results < 1:
+        raise ConfigError(f"`max_results` must be a positive int, got {max_results!r}")
+    uri = resolve_tracking_uri(tracking_uri)
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    out: list[dict] = []
+    try:
+        with mlflow_env(uri):
+            exp = client.get_experiment_by_name(experiment)
+            if exp is None:
+                known = sorted(e.name for e in client.search_experiments())
+                raise TrackingError(f"no experiment {experiment!r} in {uri}; known: {', '.join(known) or '(none)'}")
+            token = None
+            while len(out) < max_results:
+                page = client.search_runs([exp.experiment_id], filter_string=filter_string,
+                                          max_results=min(1000, max_results - len(out)),
+                                          order_by=["attributes.start_time DESC"], page_token=token)
+                out.extend(_as_dict(run) for run in page)
+                token = page.token
+                if not token:
+                    break
+    except TrackingError:
+        raise
+    except Exception as exc:
+        raise TrackingError(f"could not search runs of experiment {experiment!r} in {uri}: {exc}") from exc
+    return out
+
+
+def _as_dict(run) -> dict:
+    tags = dict(run.data.tags)
+    return {
+        "run_id": run.info.run_id,
+        "run_name": run.info.run_name,
+        "status": run.info.status,
+        "start_time": run.info.start_time,
+        "end_time": run.info.end_time,
+        "parent_run_id": tags.get("mlflow.parentRunId"),
+        "params": dict(run.data.params),
+        "metrics": dict(run.data.metrics),
+        "tags": tags,
+    }
