@@ -39,6 +39,8 @@ class Config:
     patience: int = 4
     batch_size: int = 256
     lr: float = 1e-3
+    lr_factor: float = 0.5  # ReduceLROnPlateau on validation macro-F1
+    lr_patience: int = 1
     class_weight_power: float = 0.5
     # attacks (eps in the normalised [0, 1] beat unit)
     attacks: tuple[str, ...] = ("fgsm", "pgd")
@@ -85,6 +87,13 @@ class Prepared:
     def sizes(self) -> dict[str, int]:
         return {"n_train": len(self.y_train), "n_val": len(self.y_val), "n_test": len(self.y_test),
                 "n_eval": len(self.eval_idx)}
+
+
+def config_params(cfg) -> dict[str, Any]:
+    """The config as MLflow params; ``device`` becomes ``device_requested`` (the tracker logs the device used)."""
+    params = dataclasses.asdict(cfg)
+    params["device_requested"] = params.pop("device", None)
+    return params
 
 
 def set_threads(cfg: Config) -> None:
@@ -145,10 +154,13 @@ def train(cfg: Config, classifier, prep: Prepared, tracker, *, trainer=None, sta
     def log_epoch(epoch: int, metrics: dict[str, float]) -> None:
         tracker.log_metrics({f"{stage}_{k}": v for k, v in metrics.items() if k != "epoch"}, step=epoch)
 
+    from torch.optim.lr_scheduler import ReduceLROnPlateau
+
+    scheduler = ReduceLROnPlateau(classifier.optimizer, mode="max", factor=cfg.lr_factor, patience=cfg.lr_patience)
     history = fit_classifier(
         classifier, prep.x_train, prep.y_train, validation_data=(prep.x_val, prep.y_val),
         nb_epochs=cfg.nb_epochs, batch_size=cfg.batch_size, patience=cfg.patience, seed=cfg.seed,
-        trainer=trainer, checkpoint_dir=results_dir(cfg) / f"checkpoints-{stage}", resume=cfg.resume,
+        trainer=trainer, scheduler=scheduler, checkpoint_dir=results_dir(cfg) / f"checkpoints-{stage}", resume=cfg.resume,
         on_epoch_end=log_epoch, verbose=True,
     )
     tracker.log_metrics({f"{stage}_best_epoch": history.best_epoch, f"{stage}_best_val_macro_f1": history.best_score,
@@ -156,8 +168,10 @@ def train(cfg: Config, classifier, prep: Prepared, tracker, *, trainer=None, sta
     return history
 
 
-def attack_kwargs(cfg: Config) -> dict[str, dict[str, Any]]:
-    return {"pgd": {"max_iter": cfg.pgd_iter}, "ta-pgd": {"steps": cfg.pgd_iter}}
+def attack_kwargs(cfg: Config, attacks: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """Per-attack settings of the run (iteration counts) for the attacks being run."""
+    kw = {"pgd": {"max_iter": cfg.pgd_iter}, "ta-pgd": {"steps": cfg.pgd_iter}}
+    return {name: kw[name] for name in attacks if name in kw}
 
 
 def evaluate(cfg: Config, classifier, prep: Prepared, tracker, *, attacks: tuple[str, ...] | None = None
@@ -176,7 +190,7 @@ def evaluate(cfg: Config, classifier, prep: Prepared, tracker, *, attacks: tuple
     x_eval, y_eval = prep.x_test[prep.eval_idx], prep.y_test[prep.eval_idx]
     attacks = tuple(attacks if attacks is not None else cfg.attacks)
     results, adv = evaluate_attacks(classifier, x_eval, y_eval, attacks=attacks, eps=cfg.eps,
-                                    batch_size=cfg.attack_batch_size, attack_kwargs=attack_kwargs(cfg),
+                                    batch_size=cfg.attack_batch_size, attack_kwargs=attack_kwargs(cfg, attacks),
                                     return_adv=True, verbose=True)
     for r in results:
         tag = f"{r.attack}_eps{r.eps:g}"
@@ -232,7 +246,7 @@ def run_model(cfg: Config, *, make_trainer: Callable[[Config, Any], Any] | None 
         tracker = Tracker(cfg.experiment, run_name=f"{cfg.name}-{cfg.profile}", tracking_uri=cfg.tracking_uri)
         tracker.__enter__()
     try:
-        tracker.log_params({**cfg.to_dict(), **prep.sizes(), "params": params,
+        tracker.log_params({**config_params(cfg), **prep.sizes(), "params": params,
                             "data_hash": prep.dataset.fingerprint(), "split_hash": prep.split.fingerprint()})
         trainer = make_trainer(cfg, classifier) if make_trainer is not None else None
         train(cfg, classifier, prep, tracker, trainer=trainer)

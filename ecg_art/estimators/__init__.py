@@ -1,1 +1,6 @@
-"""estimators stage of ecg_art (see docs/ARCHITECTURE.md)."""
+"""Estimators: wrap beat models as ART ``PyTorchClassifier`` objects (lean gradients), label helpers."""
+
+from ecg_art.estimators.classifier import EcgClassifier, make_classifier, predict_labels, resolve_device, to_one_hot
+
+__all__ = ["EcgClassifier", "make_classifier", "predict_labels", "resolve_device", "to_one_hot"]
+

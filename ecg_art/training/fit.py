@@ -72,6 +72,12 @@ def _predict(classifier, x: np.ndarray, batch_size: int) -> np.ndarray:
     return np.argmax(classifier.predict(x, batch_size=batch_size), axis=1)
 
 
+def _is_plateau(scheduler: Any) -> bool:
+    from torch.optim.lr_scheduler import ReduceLROnPlateau
+
+    return isinstance(scheduler, ReduceLROnPlateau)
+
+
 def fit_classifier(
     classifier,
     x: np.ndarray,
@@ -83,6 +89,7 @@ def fit_classifier(
     patience: int = 5,
     seed: int = 0,
     trainer: Any = None,
+    scheduler: Any = None,
     checkpoint_dir: str | Path | None = None,
     resume: bool = False,
     on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
@@ -108,6 +115,9 @@ def fit_classifier(
         Epoch budget, batch size, epochs without validation improvement before stopping, RNG seed.
     trainer : art.defences.trainer.Trainer, optional
         Trainer to run each epoch; it must wrap ``classifier``.
+    scheduler : torch.optim.lr_scheduler.LRScheduler or ReduceLROnPlateau, optional
+        Stepped after every epoch (a ``ReduceLROnPlateau`` with the validation macro-F1: build it with
+        ``mode="max"``); its state is checkpointed with the model.
     checkpoint_dir : path, optional
         Where ``last.pt`` (every epoch, atomic) and ``best.pt`` go.
     resume : bool
@@ -144,6 +154,8 @@ def fit_classifier(
         try:
             model.load_state_dict(state["model"])
             classifier.optimizer.load_state_dict(state["optimizer"])
+            if scheduler is not None and state.get("scheduler") is not None:
+                scheduler.load_state_dict(state["scheduler"])
         except (RuntimeError, KeyError, ValueError) as exc:
             raise CheckpointError(f"checkpoint {str(ckpt_dir / 'last.pt')!r} does not fit this model: {exc}") from exc
         best_state = state["best_model"]
@@ -161,7 +173,12 @@ def fit_classifier(
         runner.fit(x, y, nb_epochs=1, batch_size=batch_size)
         train_seconds = time.perf_counter() - te
         val = classification_metrics(y_val, _predict(classifier, x_val, 1024))
-        metrics = {"epoch": float(epoch), "train_seconds": train_seconds, **val.flat("val_")}
+        metrics = {"epoch": float(epoch), "train_seconds": train_seconds,
+                   "lr": float(classifier.optimizer.param_groups[0]["lr"]), **val.flat("val_")}
+        if _is_plateau(scheduler):
+            scheduler.step(val.macro_f1)
+        elif scheduler is not None:
+            scheduler.step()
         history.epochs.append(metrics)
         improved = val.macro_f1 > history.best_score
         if improved:
@@ -175,6 +192,7 @@ def fit_classifier(
                 "epoch": epoch,
                 "model": model.state_dict(),
                 "optimizer": classifier.optimizer.state_dict(),
+                "scheduler": scheduler.state_dict() if scheduler is not None else None,
                 "best_model": best_state,
                 "history": history.to_dict(),
             })

@@ -1,0 +1,117 @@
+"""Baseline 1D-CNN heartbeat classifier (~42K parameters) and parameter counting."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ecg_art.exceptions import ConfigError
+
+__all__ = ["BaselineCNN", "count_parameters"]
+
+
+def _check_positive_ints(name: str, values) -> tuple[int, ...]:
+    values = tuple(values)
+    if not values or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values):
+        raise ConfigError(f"`{name}` must be a non-empty sequence of positive ints, got {values!r}")
+    return values
+
+
+class BaselineCNN(nn.Module):
+    """A small 1D-CNN for single-lead heartbeats: conv blocks, global average pooling and a dense head.
+
+    Each block is ``Conv1d -> BatchNorm1d -> ReLU -> MaxPool1d``; the head is
+    ``Linear(channels[-1], hidden) -> ReLU -> Dropout -> Linear(hidden, n_classes)``. With the defaults the network
+    has 42,885 trainable parameters.
+
+    Parameters
+    ----------
+    n_classes : int
+        Width of the output (logits).
+    input_length : int
+        Samples per beat ``L``; inputs must have shape ``(N, 1, L)``.
+    channels : tuple of int
+        Output channels of each conv block.
+    kernel_sizes : tuple of int
+        Kernel size of each conv block (same length as ``channels``); convolutions are "same"-padded.
+    pool_size : int
+        Max-pooling window and stride after each block (skipped once the signal is shorter than the window).
+    hidden : int
+        Width of the hidden dense layer.
+    dropout : float
+        Dropout probability before the output layer (inactive in eval mode).
+
+    Shape
+    -----
+    input ``(N, 1, input_length)`` float32 -> logits ``(N, n_classes)``.
+
+    Examples
+    --------
+    >>> _ = torch.manual_seed(0)
+    >>> model = BaselineCNN().eval()
+    >>> model(torch.zeros(2, 1, 256)).shape
+    torch.Size([2, 5])
+    >>> count_parameters(model)
+    42885
+    """
+
+    def __init__(
+        self,
+        *,
+        n_classes: int = 5,
+        input_length: int = 256,
+        channels: tuple[int, ...] = (16, 32, 64, 64),
+        kernel_sizes: tuple[int, ...] = (7, 5, 5, 5),
+        pool_size: int = 2,
+        hidden: int = 128,
+        dropout: float = 0.2,
+    ) -> None:
+        super().__init__()
+        channels = _check_positive_ints("channels", channels)
+        kernel_sizes = _check_positive_ints("kernel_sizes", kernel_sizes)
+        if len(channels) != len(kernel_sizes):
+            raise ConfigError(
+                f"`kernel_sizes` must have one entry per conv block ({len(channels)}), got {kernel_sizes!r}"
+            )
+        for name, value in (("n_classes", n_classes), ("input_length", input_length), ("pool_size", pool_size),
+                            ("hidden", hidden)):
+            _check_positive_ints(name, (value,))
+        if n_classes < 2:
+            raise ConfigError(f"`n_classes` must be >= 2, got {n_classes!r}")
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ConfigError(f"`dropout` must be in [0, 1), got {dropout!r}")
+        self.n_classes = n_classes
+        self.input_length = input_length
+        layers: list[nn.Module] = []
+        c_in, length = 1, input_length
+        for c_out, k in zip(channels, kernel_sizes):
+            layers += [nn.Conv1d(c_in, c_out, k, padding=k // 2), nn.BatchNorm1d(c_out), nn.ReLU(inplace=True)]
+            if length >= pool_size > 1:
+                layers.append(nn.MaxPool1d(pool_size))
+                length //= pool_size
+            c_in = c_out
+        self.features = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool1d(1)
+        self.head = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(c_in, hidden),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, n_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 3 or x.shape[1] != 1:
+            raise ConfigError(f"BaselineCNN expects input of shape (N, 1, L), got {tuple(x.shape)}")
+        return self.head(self.pool(self.features(x)))
+
+
+def count_parameters(model: nn.Module, *, trainable_only: bool = True) -> int:
+    """Number of (trainable) parameters of ``model``.
+
+    Examples
+    --------
+    >>> count_parameters(nn.Linear(3, 2))
+    8
+    """
+    return int(sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only))
