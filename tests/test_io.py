@@ -37,6 +37,7 @@ def test_pickled_code_is_refused(tmp_path):
         load_checkpoint(path)
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 @pytest.mark.parametrize("content", [b"", b"not a torch file", pickle.dumps({"a": 1})])
 def test_garbage_and_foreign_files_are_refused(tmp_path, content):
     path = tmp_path / "bad.pt"
