@@ -1,0 +1,235 @@
+"""Detector recipe: an ART ``BinaryInputDetector`` trained on adversarial beats of the training split, epoch and
+threshold chosen on the validation split, scored per attack and eps (unseen attacks too) and against an adaptive attack
+on the test split.
+
+``ecg-art run detector --profile quick|full`` (quick: trained on FGSM+PGD, SAP unseen; full: trained on all three).
+Reuses the classifier of ``results/baseline-<profile>-<split>-s<seed>`` when it exists.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from recipes.common import Config as BaseConfig
+from recipes.common import (Prepared, Recipe, build_classifier, format_table, prepare_data, results_dir, set_threads,
+                            train)
+
+__all__ = ["Config", "PROFILES", "run", "DETECTOR_RECIPE"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Config(BaseConfig):
+    """Baseline config (classifier, data) plus the detector's numbers (eps in the normalised beat unit)."""
+
+    name: str = "detector"
+    baseline_run: str = "baseline"  # reuse results/<baseline_run>-<profile>-<split>-s<seed>/checkpoints-train/best.pt
+    train_attacks: tuple[str, ...] = ("fgsm", "pgd")  # seen by the detector in training
+    attacks: tuple[str, ...] = ("fgsm", "pgd", "sap")  # scored on the test split (those not in train_attacks: unseen)
+    eps: tuple[float, ...] = (0.01, 0.03, 0.05)
+    pgd_iter: int = 10
+    det_train_n: int = 3000  # training-split beats attacked to train the detector
+    det_val_n: int = 1000
+    det_test_n: int = 1000
+    det_epochs: int = 10
+    det_patience: int = 3
+    det_batch_size: int = 128
+    det_lr: float = 1e-3
+    threshold_method: str = "youden"
+    adaptive_eps: tuple[float, ...] | None = None  # None: every eps of `eps`
+    adaptive_modes: tuple[str, ...] = ("auc", "threshold")  # see AdaptiveDetectorPGD's `detector_threshold`
+    adaptive_iter: int = 20
+    adaptive_lam: float = 1.0
+
+
+PROFILES: dict[str, Config] = {
+    "quick": Config(profile="quick", train_n=6000, val_n=1500, nb_epochs=6, patience=3, det_test_n=500, det_epochs=5,
+                    adaptive_eps=(0.05,), adaptive_iter=10),
+    # full: SAP is seen too (trained on FGSM+PGD only, SAP's AUC stays near 0.5: see the quick profile)
+    "full": Config(profile="full", train_n=None, val_n=None, nb_epochs=40, patience=8, pgd_iter=20,
+                   train_attacks=("fgsm", "pgd", "sap"),
+                   det_train_n=20000, det_val_n=5000, det_test_n=5000, det_epochs=30, det_patience=6,
+                   adaptive_iter=50),
+}
+
+
+def _prepare(cfg: Config) -> tuple[Prepared, dict[str, np.ndarray]]:
+    """The classifier's data (:func:`recipes.common.prepare_data`) and the detector's train / val / test beat indices,
+    drawn from the split's training, validation and test parts."""
+    prep = prepare_data(cfg)
+    rng = np.random.default_rng(cfg.seed + 3)
+    det = {name: np.sort(rng.choice(idx, size=min(n, len(idx)), replace=False))
+           for name, idx, n in (("train", prep.split.train, cfg.det_train_n), ("val", prep.split.val, cfg.det_val_n),
+                                ("test", prep.split.test, cfg.det_test_n))}
+    return prep, det
+
+
+def _classifier(cfg: Config, prep: Prepared, tracker):
+    """The baseline classifier: the finished baseline run's best checkpoint if there is one, else trained here."""
+    from ecg_art.exceptions import CheckpointError
+    from ecg_art.io import load_checkpoint
+
+    classifier = build_classifier(cfg, prep.y_train)
+    ckpt = Path(cfg.output_dir) / f"{cfg.baseline_run}-{cfg.profile}-{cfg.split}-s{cfg.seed}" / "checkpoints-train"
+    ckpt = ckpt / "best.pt"
+    if ckpt.is_file():
+        payload = load_checkpoint(ckpt)
+        try:
+            classifier.model.load_state_dict(payload["model"])
+        except (KeyError, RuntimeError) as exc:
+            raise CheckpointError(f"checkpoint {str(ckpt)!r} does not fit model {cfg.model!r}: {exc}") from exc
+        logger.info("reusing the baseline classifier from %s", ckpt)
+        tracker.log_params({"classifier_source": str(ckpt)})
+    else:
+        logger.info("no baseline checkpoint at %s: training the classifier", ckpt)
+        tracker.log_params({"classifier_source": "trained"})
+        train(cfg, classifier, prep, tracker)
+    classifier.model.eval()
+    return classifier
+
+
+def _attack(cfg: Config, classifier, attack: str, eps: float):
+    from ecg_art.attacks import get_attack
+
+    kwargs = {"pgd": {"max_iter": cfg.pgd_iter}, "sap": {"pgd_iter": cfg.pgd_iter}}.get(attack, {})
+    return get_attack(attack, classifier, eps=eps, batch_size=cfg.attack_batch_size, **kwargs)
+
+
+def _adversarial(cfg: Config, classifier, x: np.ndarray, y: np.ndarray, *, mixed: bool, seed: int
+                 ) -> dict[tuple[str, float], np.ndarray]:
+    """``{(attack, eps): x_adv}``. ``mixed`` (training / validation): each beat gets one (attack, eps) of
+    ``cfg.train_attacks`` x ``cfg.eps``, drawn at random; otherwise (test) each beat gets all of ``cfg.attacks``."""
+    if not mixed:
+        return {(a, float(e)): _attack(cfg, classifier, a, float(e)).generate(x, y) for a in cfg.attacks
+                for e in cfg.eps}
+    combos = [(a, float(e)) for a in cfg.train_attacks for e in cfg.eps]
+    group = np.random.default_rng(seed).permutation(len(x)) % len(combos)
+    return {c: _attack(cfg, classifier, *c).generate(x[group == i], y[group == i]) for i, c in enumerate(combos)
+            if np.any(group == i)}
+
+
+def run(cfg: Config, *, tracker=None) -> dict[str, Any]:
+    """Train and score the detector, attack it adaptively, log to MLflow (a new run, or ``tracker``), print and
+    return the table row."""
+    from ecg_art.detection import (AdaptiveDetectorPGD, DetectionProtocol, make_input_detector, roc_figure,
+                                   score_histogram_figure)
+    from ecg_art.estimators import predict_labels
+    from ecg_art.io import write_json
+    from ecg_art.tracking import Tracker
+
+    from ecg_art.exceptions import ConfigError
+
+    if not cfg.adaptive_modes or set(cfg.adaptive_modes) - {"auc", "threshold"}:
+        raise ConfigError(f"`adaptive_modes` must be a non-empty subset of ('auc', 'threshold'), "
+                          f"got {cfg.adaptive_modes!r}")
+    set_threads(cfg)
+    t0 = time.perf_counter()
+    own = tracker is None
+    if own:
+        tracker = Tracker(cfg.experiment, run_name=f"{cfg.name}-{cfg.profile}", tracking_uri=cfg.tracking_uri)
+        tracker.__enter__()
+    try:
+        prep, det = _prepare(cfg)
+        params = {k: v for k, v in cfg.to_dict().items() if k != "device"}  # the tracker logs the device it ran on
+        tracker.log_params({**params, "device_requested": cfg.device, **{f"det_n_{k}": len(v) for k, v in det.items()},
+                            "data_hash": prep.dataset.fingerprint(), "split_hash": prep.split.fingerprint()})
+        classifier = _classifier(cfg, prep, tracker)
+        xs = {k: (prep.dataset.x[v], prep.dataset.y[v]) for k, v in det.items()}
+        adv = {k: _adversarial(cfg, classifier, *xs[k], mixed=k != "test", seed=cfg.seed + i)
+               for i, k in enumerate(("train", "val", "test"))}
+        t_attacks = time.perf_counter() - t0
+
+        import torch
+
+        torch.manual_seed(cfg.seed)
+        proto = DetectionProtocol(make_input_detector(input_length=cfg.window, lr=cfg.det_lr, device=cfg.device),
+                                  threshold_method=cfg.threshold_method, verbose=True)
+        history = proto.fit(xs["train"][0], adv["train"], val_clean=xs["val"][0], val_adv=adv["val"],
+                            nb_epochs=cfg.det_epochs, batch_size=cfg.det_batch_size, patience=cfg.det_patience,
+                            seed=cfg.seed)
+        for h in history:
+            tracker.log_metrics({"det_val_auc": h["val_auc"]}, step=int(h["epoch"]))
+        tracker.log_metrics({"det_best_epoch": proto.best_epoch, "det_threshold": proto.threshold})
+
+        x_te, y_te = xs["test"]
+        results, adaptive, scores = [], [], {}
+        for (attack, eps), x_adv in adv["test"].items():
+            fooled = predict_labels(classifier, x_adv) != y_te
+            r, s0, s1 = proto.score(x_te, x_adv, attack=attack, eps=eps, fooled=fooled, return_scores=True)
+            results.append(r)
+            scores[f"{attack} eps={eps:g}"] = (s0, s1)
+        for eps in cfg.adaptive_eps or cfg.eps:
+            for mode in cfg.adaptive_modes:  # "auc": push the margin down all the way; "threshold": just below it
+                attack = AdaptiveDetectorPGD(
+                    classifier, detector=proto.detector, eps=float(eps), max_iter=cfg.adaptive_iter,
+                    lam=cfg.adaptive_lam, detector_threshold=proto.threshold if mode == "threshold" else None,
+                    batch_size=cfg.attack_batch_size)
+                x_adv = attack.generate(x_te, y_te)
+                fooled = predict_labels(classifier, x_adv) != y_te
+                r, s0, s1 = proto.score(x_te, x_adv, attack=f"adaptive-{mode}", eps=eps, fooled=fooled,
+                                        return_scores=True)
+                adaptive.append(r)
+                scores[f"adaptive-{mode} eps={eps:g}"] = (s0, s1)
+
+        rows = [{**r.to_dict(), "seen": r.attack in cfg.train_attacks, "adaptive": r.attack.startswith("adaptive")}
+                for r in results + adaptive]
+        for r in rows:
+            tag = f"{r['attack']}_eps{r['eps']:g}"
+            tracker.log_metrics({f"det_auc_{tag}": r["auc"], f"det_tpr5_{tag}": r["tpr_at_5fpr"],
+                                 f"det_acc_{tag}": r["accuracy"], f"det_joint_success_{tag}": r["joint_success"]})
+        row: dict[str, Any] = {
+            "model": "detector",
+            "detector_auc": float(np.mean([r.auc for r in results])),
+            "detector_auc_seen": _mean([r.auc for r in results if r.attack in cfg.train_attacks]),
+            "detector_auc_unseen": _mean([r.auc for r in results if r.attack not in cfg.train_attacks]),
+            "detector_tpr5": float(np.mean([r.tpr_at_5fpr for r in results])),
+            **{f"detector_auc_{a}": float(np.mean([r.auc for r in results if r.attack == a])) for a in cfg.attacks},
+            # worst case over the adaptive variants: the lowest mean AUC, the highest mean joint success
+            "detector_auc_adaptive": min(_mean([r.auc for r in adaptive if r.attack == f"adaptive-{m}"])
+                                         for m in cfg.adaptive_modes),
+            "detector_joint_success_adaptive": max(_mean([r.joint_success for r in adaptive
+                                                          if r.attack == f"adaptive-{m}"]) for m in cfg.adaptive_modes),
+            "detector_joint_success_pgd": _mean([r.joint_success for r in results if r.attack == "pgd"]),
+        }
+        tracker.log_metrics({k: v for k, v in row.items() if k != "model"})
+        top = max(cfg.eps)
+        tracker.log_figure(roc_figure(scores, title="Detector ROC, test split"), "detector_roc.png")
+        tracker.log_figure(score_histogram_figure({k: v for k, v in scores.items() if k.endswith(f"={top:g}")},
+                                                  threshold=proto.threshold), "detector_scores.png")
+        cols = ["attack", "eps", "seen", "auc", "tpr_at_5fpr", "accuracy", "joint_success", "n_clean", "n_adv"]
+        table = format_table(rows, cols)
+        tracker.log_text(table, "detector_table.md")
+        tracker.log_dict({"results": rows, "history": history, "threshold": proto.threshold,
+                          "best_epoch": proto.best_epoch}, "detection_results.json")
+        seconds = time.perf_counter() - t0
+        tracker.log_metrics({"detector_seconds": seconds, "detector_attack_seconds": t_attacks})
+        write_json(results_dir(cfg) / "results.json", {"config": cfg.to_dict(), "row": row, "results": rows,
+                                                       "history": history, "run_id": tracker.run_id})
+    except BaseException as exc:
+        if own:
+            tracker.__exit__(type(exc), exc, exc.__traceback__)
+        raise
+    if own:
+        tracker.__exit__(None, None, None)
+    print(f"\ndetector ({cfg.profile}, {cfg.split} split; trained on {'+'.join(cfg.train_attacks)}, threshold chosen "
+          f"on validation, scored on test; eps in normalised beat units; {seconds:.0f} s)\n{table}\n"
+          f"mean AUC {row['detector_auc']:.4f} (non-adaptive), {row['detector_auc_adaptive']:.4f} (adaptive; joint "
+          f"success {100 * row['detector_joint_success_adaptive']:.1f}%)")
+    return row
+
+
+def _mean(values: list[float]) -> float:
+    return float(np.mean(values)) if values else float("nan")
+
+
+DETECTOR_RECIPE = Recipe("detector", PROFILES, run)
+
+if __name__ == "__main__":
+    run(PROFILES["quick"])

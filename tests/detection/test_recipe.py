@@ -1,0 +1,49 @@
+"""The detector recipe's configuration and its mixed adversarial training sets (no real data, no training)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recipes import detector
+from recipes.common import Recipe
+
+
+def test_profiles_and_recipe_object():
+    assert isinstance(detector.DETECTOR_RECIPE, Recipe)
+    assert set(detector.PROFILES) == {"quick", "full"}
+    for cfg in detector.PROFILES.values():
+        assert cfg.name == "detector" and set(cfg.train_attacks) <= {"fgsm", "pgd", "sap"}
+        assert set(cfg.adaptive_modes) <= {"auc", "threshold"}
+    quick, full = detector.PROFILES["quick"], detector.PROFILES["full"]
+    assert quick.det_train_n <= full.det_train_n and quick.det_test_n <= full.det_test_n
+    assert "sap" in quick.attacks and "sap" not in quick.train_attacks  # one attack is unseen in training
+
+
+def test_mixed_sets_give_each_beat_one_attack(monkeypatch):
+    class Shift:
+        def __init__(self, eps):
+            self.eps = eps
+
+        def generate(self, x, y):
+            return x + self.eps
+
+    monkeypatch.setattr(detector, "_attack", lambda cfg, clf, attack, eps: Shift(eps))
+    cfg = detector.PROFILES["quick"]
+    x, y = np.zeros((60, 1, 8), np.float32), np.zeros(60, np.int64)
+    mixed = detector._adversarial(cfg, None, x, y, mixed=True, seed=0)
+    assert set(mixed) == {(a, float(e)) for a in cfg.train_attacks for e in cfg.eps}
+    assert sum(len(v) for v in mixed.values()) == len(x)
+    assert all(np.allclose(v, eps) for (_, eps), v in mixed.items())
+    full = detector._adversarial(cfg, None, x, y, mixed=False, seed=0)
+    assert set(full) == {(a, float(e)) for a in cfg.attacks for e in cfg.eps}
+    assert all(len(v) == len(x) for v in full.values())
+
+
+def test_bad_adaptive_modes_are_refused():
+    import dataclasses
+
+    from ecg_art.exceptions import ConfigError
+
+    with pytest.raises(ConfigError, match="adaptive_modes"):
+        detector.run(dataclasses.replace(detector.PROFILES["quick"], adaptive_modes=("best",)))
