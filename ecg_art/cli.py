@@ -7,7 +7,6 @@ import dataclasses
 import json
 import logging
 import sys
-from importlib.metadata import entry_points
 from types import ModuleType
 from typing import Sequence
 
@@ -127,6 +126,115 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _json_kwargs(raw: str | None, flag: str) -> dict:
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"`{flag}` must be a JSON object, got {raw!r} ({exc.msg})") from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"`{flag}` must be a JSON object, got {raw!r}")
+    return value
+
+
+def _parse_eps(raw: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in raw.split(",") if v.strip())
+    except ValueError:
+        raise ConfigError(f"`--eps` must be comma-separated numbers, got {raw!r}") from None
+
+
+def _cmd_benchmark(args: argparse.Namespace) -> int:
+    import re
+    from pathlib import Path
+
+    from ecg_art import data
+    from ecg_art.defences import apply_defence, defence_kind, load_defence
+    from ecg_art.estimators import make_classifier
+    from ecg_art.evaluation import benchmark, benchmark_figure, get_suite, load_model_spec, parse_model_spec
+
+    # everything that can be checked without data is checked first: a typo fails in a second, not after loading
+    eps = _parse_eps(args.eps)
+    get_suite(args.suite)
+    spec = parse_model_spec(args.model, model_name=args.model_name,
+                            model_kwargs=_json_kwargs(args.model_kwargs, "--model-kwargs"))
+    defence = None
+    if args.defence:
+        defence = load_defence(args.defence, **_json_kwargs(args.defence_kwargs, "--defence-kwargs"))
+        if defence_kind(defence) in ("trainer", "transformer", "detector"):
+            raise ConfigError(f"defence {args.defence!r} is a {defence_kind(defence)}: it does not wrap a trained "
+                              "model's predictions; train with it (e.g. a recipe) and benchmark the checkpoint")
+    ds = data.load_beats(args.data_dir, data.BeatConfig(), cache_dir=args.cache_dir)
+    split = data.make_split(ds, args.split, seed=args.seed)
+    x, y = ds.x[split.test], ds.y[split.test]
+    model, spec = load_model_spec(spec, input_length=int(x.shape[-1]), tracking_uri=args.tracking_uri)
+    classifier = make_classifier(model, input_length=int(x.shape[-1]), nb_classes=len(data.AAMI_CLASSES),
+                                 device=args.device)
+    if defence is not None:
+        classifier = apply_defence(classifier, defence)
+    record = benchmark(classifier, x, y, suite=args.suite, eps=eps, batch_size=args.batch_size, n=args.n,
+                       seed=args.seed, model=spec.describe(), split=args.split, defence=args.defence,
+                       verbose=True)
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{Path(spec.source).stem}-{args.suite}-{args.split}-s{args.seed}")
+    out = Path(args.output) if args.output else Path("results") / f"benchmark-{slug}"
+    out.mkdir(parents=True, exist_ok=True)
+    record.save(out / "benchmark.json")
+    benchmark_figure(record).savefig(out / "robustness.png", dpi=150)
+    (out / "table.md").write_text(record.table() + "\n")
+    if not args.no_track:
+        from ecg_art.tracking import Tracker
+
+        with Tracker(args.experiment, run_name=f"benchmark-{slug}", tracking_uri=args.tracking_uri) as run:
+            run.log_params({"model": spec.describe(), "model_name": spec.model_name or "", "suite": args.suite,
+                            "eps": list(eps), "n": record.n, "seed": args.seed, "split": args.split,
+                            "defence": args.defence or "none", "threat_model": record.threat_model})
+            metrics = {"clean_accuracy": record.clean_accuracy}
+            for a in record.attacks:
+                metrics.update({f"adv_acc_{a.label}_eps{e:g}": v for e, v in zip(a.eps, a.robust_accuracy)})
+            metrics.update({f"worst_case_eps{e:g}": v for e, v in zip(record.eps, record.worst_case)})
+            metrics["sanity_passed"] = float(record.passed)
+            run.log_metrics(metrics)
+            run.log_dict(record.to_dict(), "benchmark.json")
+            run.log_figure(benchmark_figure(record), "robustness.png")
+            run.log_text(record.table(), "table.md")
+    print(f"\n{record.model}{' + ' + record.defence if record.defence else ''}: {record.suite} suite, n={record.n}, "
+          f"clean accuracy {100 * record.clean_accuracy:.1f}% (L-inf, eps in normalised beat units)\n{record.table()}")
+    for name, reason in record.skipped.items():
+        print(f"skipped {name}: {reason}")
+    print("\nsanity checks:")
+    for c in record.sanity:
+        print(f"  [{'ok' if c.passed else 'FAIL'}] {c.name}: {c.detail}")
+    print(f"\nwritten to {out}/ (benchmark.json, robustness.png, table.md)")
+    return 1 if args.strict and not record.passed else 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ecg_art.evaluation import compare_runs, comparison_figure, comparison_table
+
+    metrics = [m.strip() for item in (args.metric or []) for m in item.split(",") if m.strip()]
+    params = [p.strip() for item in args.param for p in item.split(",") if p.strip()] if args.param else None
+    rows, params, metrics = compare_runs(args.experiment, metrics=metrics or None, params=params,
+                                         tracking_uri=args.tracking_uri, filter_string=args.filter or "")
+    if not rows:
+        print(f"no runs in experiment {args.experiment!r}")
+        return 0
+    table = comparison_table(rows, params=params, metrics=metrics)
+    print(table)
+    if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(f"# Runs of experiment `{args.experiment}`\n\n{table}\n")
+    plot = Path(args.plot) if args.plot else (Path(args.output).with_suffix(".png") if args.output
+                                              else Path("results") / f"compare-{args.experiment}.png")
+    if metrics:
+        plot.parent.mkdir(parents=True, exist_ok=True)
+        comparison_figure(rows, metrics=metrics, title=f"experiment {args.experiment}").savefig(plot, dpi=150)
+        print(f"\nbar plot: {plot}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ecg-art", description=__doc__)
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -158,6 +266,38 @@ def build_parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("list", help="list registered recipes, models or attacks")
     ls.add_argument("what", choices=["recipes", "models", "attacks"])
     ls.set_defaults(func=_cmd_list)
+
+    b = sub.add_parser("benchmark", help="robust accuracy of a trained model under an L-inf attack suite")
+    b.add_argument("model", help="NAME:CHECKPOINT.pt, a checkpoint path, or an MLflow URI (runs:/<id>/model)")
+    b.add_argument("--suite", default="standard", help="standard (9 attacks) or quick (FGSM, PGD-20, APGD-CE, SAP)")
+    b.add_argument("--eps", default="0.01,0.03,0.05,0.1", help="comma-separated L-inf budgets (normalised beat units)")
+    b.add_argument("--n", type=int, default=500, help="random test beats attacked (seeded)")
+    b.add_argument("--data-dir")
+    b.add_argument("--cache-dir")
+    b.add_argument("--split", default="intra", help="intra or inter; the test side is attacked")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--batch-size", type=int, default=256)
+    b.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    b.add_argument("--model-name", help="registered model of a checkpoint that does not name one")
+    b.add_argument("--model-kwargs", help="JSON object of model factory arguments")
+    b.add_argument("--defence", help="import path of an ART defence, e.g. ecg_art.defences.BandpassFilter")
+    b.add_argument("--defence-kwargs", help="JSON object of the defence's constructor arguments")
+    b.add_argument("--output", help="folder of benchmark.json, robustness.png, table.md")
+    b.add_argument("--experiment", default="benchmark", help="MLflow experiment of the run")
+    b.add_argument("--tracking-uri")
+    b.add_argument("--no-track", action="store_true", help="do not log an MLflow run")
+    b.add_argument("--strict", action="store_true", help="exit 1 when a sanity check fails")
+    b.set_defaults(func=_cmd_benchmark)
+
+    c = sub.add_parser("compare", help="table and bar plot of logged runs")
+    c.add_argument("--experiment", default="ecg_art")
+    c.add_argument("--metric", action="append", metavar="M", help="metric key(s), repeatable or comma-separated")
+    c.add_argument("--param", action="append", metavar="P", help="param key(s) shown as columns")
+    c.add_argument("--filter", help="MLflow search filter, e.g. \"params.model = 'baseline_cnn'\"")
+    c.add_argument("--output", help="write the table to this markdown file (and the plot beside it)")
+    c.add_argument("--plot", help="bar plot PNG path")
+    c.add_argument("--tracking-uri")
+    c.set_defaults(func=_cmd_compare)
     return p
 
 

@@ -35,6 +35,7 @@ class Config:
     eval_n: int | None = 1000  # random test beats attacked (clean metrics use the whole test split); None = all
     # model and training
     model: str = "baseline_cnn"
+    init_from: str | None = None  # ecg_art checkpoint whose "model" weights start the training (fine-tuning)
     nb_epochs: int = 12
     patience: int = 4
     batch_size: int = 256
@@ -105,9 +106,23 @@ def set_threads(cfg: Config) -> None:
         torch.set_num_threads(int(cfg.threads))
 
 
-def results_dir(cfg: Config) -> Path:
-    """``<output_dir>/<name>-<profile>-<split>-s<seed>``: checkpoints and result files of a run."""
-    path = Path(cfg.output_dir) / f"{cfg.name}-{cfg.profile}-{cfg.split}-s{cfg.seed}"
+# Fields that do not change what a run computes: left out of the results folder's config hash.
+BOOKKEEPING = ("resume", "tracking_uri", "experiment", "threads", "device", "output_dir", "log_model")
+
+
+def config_hash(cfg) -> str:
+    """Short hash of every field of ``cfg`` that affects results (not :data:`BOOKKEEPING`)."""
+    import hashlib
+    import json
+
+    fields = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in BOOKKEEPING}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+
+def results_dir(cfg) -> Path:
+    """``<output_dir>/<name>-<profile>-<split>-s<seed>-<config hash>``: checkpoints and result files of a run, so a
+    resumed run never picks up the checkpoints of a run with other settings."""
+    path = Path(cfg.output_dir) / f"{cfg.name}-{cfg.profile}-{cfg.split}-s{cfg.seed}-{config_hash(cfg)}"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -144,6 +159,16 @@ def build_classifier(cfg: Config, y_train: np.ndarray, *, model=None):
     torch.manual_seed(cfg.seed)
     if model is None:
         model = get_model(cfg.model, n_classes=len(AAMI_CLASSES), input_length=cfg.window)
+    if cfg.init_from:
+        from ecg_art.exceptions import CheckpointError
+        from ecg_art.io import load_checkpoint
+
+        try:
+            model.load_state_dict(load_checkpoint(cfg.init_from)["model"])
+        except (KeyError, RuntimeError) as exc:
+            raise CheckpointError(f"`init_from` checkpoint {cfg.init_from!r} does not fit model {cfg.model!r}: "
+                                  f"{exc}") from exc
+        logger.info("initialised %s from %s", cfg.model, cfg.init_from)
     weights = class_weights_from_labels(y_train, nb_classes=len(AAMI_CLASSES), power=cfg.class_weight_power)
     return make_classifier(model, input_length=cfg.window, nb_classes=len(AAMI_CLASSES), class_weights=weights,
                            lr=cfg.lr, device=cfg.device)

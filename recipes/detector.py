@@ -3,7 +3,7 @@ threshold chosen on the validation split, scored per attack and eps (unseen atta
 on the test split.
 
 ``ecg-art run detector --profile quick|full`` (quick: trained on FGSM+PGD, SAP unseen; full: trained on all three).
-Reuses the classifier of ``results/baseline-<profile>-<split>-s<seed>`` when it exists.
+With ``init_from`` (the paper job passes the baseline's selected checkpoint) the classifier is loaded, not trained.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,7 +29,6 @@ class Config(BaseConfig):
     """Baseline config (classifier, data) plus the detector's numbers (eps in the normalised beat unit)."""
 
     name: str = "detector"
-    baseline_run: str = "baseline"  # reuse results/<baseline_run>-<profile>-<split>-s<seed>/checkpoints-train/best.pt
     train_attacks: tuple[str, ...] = ("fgsm", "pgd")  # seen by the detector in training
     attacks: tuple[str, ...] = ("fgsm", "pgd", "sap")  # scored on the test split (those not in train_attacks: unseen)
     eps: tuple[float, ...] = (0.01, 0.03, 0.05)
@@ -72,24 +70,10 @@ def _prepare(cfg: Config) -> tuple[Prepared, dict[str, np.ndarray]]:
 
 
 def _classifier(cfg: Config, prep: Prepared, tracker):
-    """The baseline classifier: the finished baseline run's best checkpoint if there is one, else trained here."""
-    from ecg_art.exceptions import CheckpointError
-    from ecg_art.io import load_checkpoint
-
-    classifier = build_classifier(cfg, prep.y_train)
-    ckpt = Path(cfg.output_dir) / f"{cfg.baseline_run}-{cfg.profile}-{cfg.split}-s{cfg.seed}" / "checkpoints-train"
-    ckpt = ckpt / "best.pt"
-    if ckpt.is_file():
-        payload = load_checkpoint(ckpt)
-        try:
-            classifier.model.load_state_dict(payload["model"])
-        except (KeyError, RuntimeError) as exc:
-            raise CheckpointError(f"checkpoint {str(ckpt)!r} does not fit model {cfg.model!r}: {exc}") from exc
-        logger.info("reusing the baseline classifier from %s", ckpt)
-        tracker.log_params({"classifier_source": str(ckpt)})
-    else:
-        logger.info("no baseline checkpoint at %s: training the classifier", ckpt)
-        tracker.log_params({"classifier_source": "trained"})
+    """The classifier the detector guards: loaded from ``cfg.init_from`` when given, else trained here."""
+    classifier = build_classifier(cfg, prep.y_train)  # loads cfg.init_from's weights when set
+    tracker.log_params({"classifier_source": cfg.init_from or "trained"})
+    if not cfg.init_from:
         train(cfg, classifier, prep, tracker)
     classifier.model.eval()
     return classifier
