@@ -62,8 +62,8 @@ PROFILES: dict[str, Config] = {
                     stage2_epochs=4, stage2_patience=2, square_iter=200),
     "full": Config(profile="full", train_n=None, val_n=None, eval_n=2000, nb_epochs=40, patience=8,
                    stage2_epochs=20, stage2_patience=5, adaptive_extra_eps=(0.01, 0.03),
-                   blackbox=("square", "hsj"), blackbox_n=500,
-                   square_iter=1000, hsj_iter=20, hsj_max_eval=1000, hsj_init_eval=50),
+                   blackbox=("square", "hsj"), blackbox_n=300,
+                   square_iter=1000, hsj_iter=10, hsj_max_eval=500, hsj_init_eval=50),
 }
 
 

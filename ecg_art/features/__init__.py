@@ -1,5 +1,13 @@
 """features stage of ecg_art: 12 physiological features re-extracted from the (possibly attacked) context window."""
 
+from ecg_art.features.analysis import (
+    MORPHOLOGY_FEATURES,
+    RR_FEATURES,
+    shift_summary,
+    shift_table,
+    shift_vs_eps_figure,
+)
+from ecg_art.features.blackbox import ClippedHopSkipJump, SquareAttack1D, Windows2D, square_shape, worst_case_correct
 from ecg_art.features.config import (
     FEATURE_MODES,
     FEATURE_NAMES,
@@ -14,6 +22,16 @@ from ecg_art.features.normalize import FeatureNormalizer
 from ecg_art.features.reference import context_windows, reference_features
 
 __all__ = [
+    "ClippedHopSkipJump",
+    "MORPHOLOGY_FEATURES",
+    "RR_FEATURES",
+    "SquareAttack1D",
+    "Windows2D",
+    "shift_summary",
+    "shift_table",
+    "shift_vs_eps_figure",
+    "square_shape",
+    "worst_case_correct",
     "FEATURE_MODES",
     "FEATURE_NAMES",
     "FEATURE_UNITS",
