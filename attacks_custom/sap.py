@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from numbers import Real
 from typing import Callable, Sequence
 
@@ -176,6 +177,8 @@ class SmoothAdversarialPerturbation(EvasionAttack):
         x = np.asarray(x)
         if x.ndim not in (2, 3) or (x.ndim == 3 and x.shape[1] != 1):
             raise AttackError(f"`x` must have shape (n, L) or (n, 1, L), got {x.shape}")
+        if x.dtype.kind not in "fiu" or not np.all(np.isfinite(x)):
+            raise AttackError(f"`x` must hold finite numbers (no NaN/inf), got dtype {x.dtype}")
         if y is None:
             if self.targeted:
                 raise AttackError("`y` (target labels) is required when `targeted` is True")
@@ -228,9 +231,10 @@ class SmoothAdversarialPerturbation(EvasionAttack):
         return mask
 
     def _check_params(self) -> None:
-        if not isinstance(self.eps, Real) or isinstance(self.eps, bool) or self.eps <= 0:
-            raise ConfigError(f"`eps` must be a positive number, got {self.eps!r}")
-        if self.eps_step is not None and (not isinstance(self.eps_step, Real) or self.eps_step <= 0):
+        if not isinstance(self.eps, Real) or isinstance(self.eps, bool) or not math.isfinite(self.eps) or self.eps <= 0:
+            raise ConfigError(f"`eps` must be a positive finite number, got {self.eps!r}")
+        if self.eps_step is not None and (not isinstance(self.eps_step, Real) or isinstance(self.eps_step, bool)
+                                          or not math.isfinite(self.eps_step) or self.eps_step <= 0):
             raise ConfigError(f"`eps_step` must be a positive number or None, got {self.eps_step!r}")
         if not isinstance(self.pgd_iter, int) or self.pgd_iter < 0:
             raise ConfigError(f"`pgd_iter` must be a non-negative integer, got {self.pgd_iter!r}")

@@ -29,13 +29,14 @@ def pgd(
 ) -> ProjectedGradientDescent:
     """ART ``ProjectedGradientDescent`` (L-inf), step ``eps_step`` (``eps / 4`` when None). Madry et al.,
     arXiv:1706.06083."""
-    if not isinstance(max_iter, int) or max_iter < 1:
+    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
         raise ConfigError(f"`max_iter` must be a positive int, got {max_iter!r}")
-    if not isinstance(num_random_init, int) or num_random_init < 0:
+    if isinstance(num_random_init, bool) or not isinstance(num_random_init, int) or num_random_init < 0:
         raise ConfigError(f"`num_random_init` must be an int >= 0, got {num_random_init!r}")
     step = eps / 4.0 if eps_step is None else float(eps_step)
-    if not step > 0:
-        raise ConfigError(f"`eps_step` must be > 0, got {eps_step!r}")
+    if not 0 < step < float("inf"):
+        why = f"got {eps_step!r}" if eps_step is not None else f"the default `eps` / 4 = {step!r} (`eps`={eps!r})"
+        raise ConfigError(f"`eps_step` must be a finite number > 0, {why}")
     return ProjectedGradientDescent(
         classifier, norm="inf", eps=eps, eps_step=step, max_iter=max_iter, targeted=targeted,
         num_random_init=num_random_init, batch_size=batch_size, verbose=verbose,

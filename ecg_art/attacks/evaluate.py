@@ -11,7 +11,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ecg_art.attacks.registry import check_eps, get_attack
-from ecg_art.estimators import predict_labels
+from ecg_art.estimators import check_beats, predict_labels
 from ecg_art.evaluation.metrics import classification_metrics, linf, smoothness, snr_db
 from ecg_art.exceptions import ConfigError
 
@@ -40,6 +40,8 @@ class AttackResult:
 
 
 def _as_list(value, name: str) -> list:
+    if value is None:
+        raise ConfigError(f"`{name}` must not be None")
     items = [value] if isinstance(value, (str, int, float, np.floating, np.integer)) else list(value)
     if not items:
         raise ConfigError(f"`{name}` must not be empty")
@@ -85,6 +87,14 @@ def evaluate_attacks(
     -------
     list of AttackResult, or (list of AttackResult, dict) when ``return_adv``
 
+    Raises
+    ------
+    ConfigError
+        Empty ``attacks``/``eps``, a bad ``eps``, or ``x``/``y`` that do not fit the classifier (shape, NaN/inf,
+        ``len(x) != len(y)``, labels out of range), naming the argument.
+    RegistryError, AttackError
+        An unknown attack name; beats outside the classifier's ``clip_values``.
+
     Examples
     --------
     >>> from ecg_art.models import BaselineCNN
@@ -97,10 +107,13 @@ def evaluate_attacks(
     """
     names = [str(a) for a in _as_list(attacks, "attacks")]
     budgets = [check_eps(e) for e in _as_list(eps, "eps")]
-    x = np.asarray(x)
-    y = np.asarray(y).astype(np.int64).ravel()
-    if x.ndim != 3 or x.shape[0] != y.shape[0]:
-        raise ConfigError(f"`x` must be beats (n, 1, L) with one label each in `y`, got {x.shape} and {y.shape}")
+    x, y = check_beats(x, y, classifier=classifier)
+    if x.ndim != 3 or y.ndim != 1:
+        raise ConfigError(f"`x` must be beats (n, 1, L) with one integer label each in `y`, got {x.shape} and "
+                          f"{y.shape}")
+    if len(x) == 0:
+        raise ConfigError("`x` is empty: no beats to attack")
+    y = y.astype(np.int64)
     attack_kwargs = {k.lower(): dict(v) for k, v in (attack_kwargs or {}).items()}
     unknown = set(attack_kwargs) - {n.lower() for n in names}
     if unknown:

@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ecg_art.estimators.checks import check_beats
 from ecg_art.exceptions import AttackError, ConfigError
 from ecg_art.registry import Registry
 
@@ -46,13 +47,17 @@ class AttackRunner:
     predictions are used) to the wrapped attack and returns an array of ``x``'s shape and dtype. With ``eps == 0`` it
     returns a copy of ``x`` without running the attack. ``bounded`` says whether ``||x_adv - x||_inf <= eps`` holds by
     construction (False for minimum-norm attacks such as C&W-L2 and DeepFool, which ignore ``eps``).
+
+    Before anything runs (``eps == 0`` included), ``x`` must be finite, fit the classifier's ``input_shape`` and lie in
+    its ``clip_values``, and ``y`` must hold one label in ``[0, nb_classes)`` per beat; else :class:`AttackError`.
     """
 
-    def __init__(self, name: str, attack: Any, *, eps: float, bounded: bool = True) -> None:
+    def __init__(self, name: str, attack: Any, *, eps: float, bounded: bool = True, classifier: Any = None) -> None:
         self.name = name
         self.attack = attack  # None for a bounded attack at eps == 0: nothing to run
         self.eps = eps
         self.bounded = bool(getattr(attack, "bounded", bounded))
+        self.classifier = classifier  # when given, beats and labels are checked against its input_shape/nb_classes
 
     def __repr__(self) -> str:
         return f"AttackRunner({self.name!r}, eps={self.eps}, attack={type(self.attack).__name__})"
@@ -61,10 +66,17 @@ class AttackRunner:
         """Adversarial beats for ``x`` (shape ``(n, 1, L)``), optionally attacking the true labels ``y``."""
         if not isinstance(x, np.ndarray) or x.ndim < 2:
             raise AttackError(f"attack {self.name!r}: `x` must be a numpy array of beats (n, 1, L), got {type(x)}")
-        if y is not None:
-            y = np.asarray(y)
-            if y.shape[0] != x.shape[0]:
-                raise AttackError(f"attack {self.name!r}: `y` has {y.shape[0]} labels for {x.shape[0]} beats")
+        try:
+            _, y = check_beats(x, y, classifier=self.classifier, error=AttackError)
+        except AttackError as exc:
+            raise AttackError(f"attack {self.name!r}: {exc}") from None
+        clip = getattr(self.classifier, "clip_values", None)
+        if clip is not None and x.size:
+            lo, hi = float(np.min(clip[0])), float(np.max(clip[1]))
+            if float(x.min()) < lo or float(x.max()) > hi:
+                raise AttackError(f"attack {self.name!r}: `x` spans [{float(x.min()):.6g}, {float(x.max()):.6g}], "
+                                  f"outside the classifier's clip_values [{lo:.6g}, {hi:.6g}]; the attack would clip "
+                                  f"it and break its eps budget (normalise the beats or widen clip_values)")
         if self.attack is None or x.shape[0] == 0:
             return x.copy()
         x_in = np.array(x, dtype=np.float32, copy=True)  # the attack never sees (nor mutates) the caller's array
@@ -126,12 +138,12 @@ def get_attack(name: str, classifier: Any, *, eps: float, batch_size: int = 256,
     key = str(name).strip().lower()
     bounded = bool(getattr(factory, "bounded", True))
     if bounded and eps == 0.0:
-        return AttackRunner(key, None, eps=eps, bounded=True)
+        return AttackRunner(key, None, eps=eps, bounded=True, classifier=classifier)
     attack = factory(classifier, eps=eps, batch_size=batch_size, **kwargs)
     if not callable(getattr(attack, "generate", None)):
         raise AttackError(f"attack {name!r}: factory returned {type(attack).__name__} without a generate method")
     logger.debug("built attack %s (eps=%g, batch_size=%d, %s)", key, eps, batch_size, kwargs)
-    return AttackRunner(key, attack, eps=eps, bounded=bounded)
+    return AttackRunner(key, attack, eps=eps, bounded=bounded, classifier=classifier)
 
 
 def list_attacks() -> list[str]:

@@ -40,8 +40,9 @@ def ta_pgd(
     """torchattacks ``PGD`` (L-inf), step ``alpha`` in beat units (``eps / 4`` when None). arXiv:1706.06083."""
     steps = _positive_int("steps", steps)
     step = eps / 4.0 if alpha is None else float(alpha)
-    if not step > 0:
-        raise ConfigError(f"`alpha` must be > 0, got {alpha!r}")
+    if not 0 < step < float("inf"):
+        why = f"got {alpha!r}" if alpha is not None else f"the default `eps` / 4 = {step!r} (`eps`={eps!r})"
+        raise ConfigError(f"`alpha` must be a finite number > 0, {why}")
     step_unit = step / _span(classifier)
     return TorchattacksAdapter(
         classifier, lambda m, e: torchattacks.PGD(m, eps=e, alpha=step_unit, steps=steps, random_start=random_start),

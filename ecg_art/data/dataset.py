@@ -73,6 +73,11 @@ class BeatDataset:
         bad = {name: len(getattr(self, name)) for name in ARRAY_FIELDS if len(getattr(self, name)) != n}
         if bad:
             raise ConfigError(f"BeatDataset arrays must all have length len(y)={n}; got {bad}")
+        if n and (self.y.min() < 0 or self.y.max() >= len(AAMI_CLASSES)):
+            raise ConfigError(f"BeatDataset `y` must hold AAMI class indices in [0, {len(AAMI_CLASSES)}), got range "
+                              f"[{self.y.min()}, {self.y.max()}]")
+        if not np.isfinite(self.x).all():
+            raise ConfigError("BeatDataset `x` holds NaN/inf samples")
 
     def __len__(self) -> int:
         return int(len(self.y))

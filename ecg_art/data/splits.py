@@ -156,12 +156,23 @@ def stratified_subset(indices, y, n: int, *, seed: int) -> np.ndarray:
     >>> np.bincount(y[stratified_subset(np.arange(100), y, 20, seed=0)]).tolist()
     [10, 8, 2]
     """
-    indices = np.asarray(indices, dtype=np.int64)
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise SplitError(f"`n` must be a positive integer, got {n!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise SplitError(f"`seed` must be an integer (the same seed gives the same subset), got {seed!r}")
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise SplitError(f"`y` must be a 1-D array of labels, got shape {y.shape}")
+    raw = np.asarray(indices)
+    if raw.ndim != 1 or (raw.size and (raw.dtype.kind not in "iu" or raw.min() < 0 or raw.max() >= len(y))):
+        raise SplitError(f"`indices` must be a 1-D array of integer indices into `y` (0..{len(y) - 1}), got dtype "
+                         f"{raw.dtype}, shape {raw.shape}")
+    indices = raw.astype(np.int64)
+    if len(np.unique(indices)) != len(indices):
+        raise SplitError("`indices` holds duplicates; a subset of it would repeat beats")
     if n >= len(indices):
         return np.sort(indices)
-    labels = np.asarray(y)[indices]
+    labels = y[indices]
     classes, counts = np.unique(labels, return_counts=True)
     if n < len(classes):
         raise SplitError(f"`n`={n} cannot keep all {len(classes)} classes represented")

@@ -11,6 +11,7 @@ from art.estimators.classification import PyTorchClassifier
 from art.exceptions import EstimatorError
 from torch import nn
 
+from ecg_art.estimators.checks import check_beats
 from ecg_art.exceptions import ConfigError
 
 __all__ = ["EcgClassifier", "make_classifier", "predict_labels", "to_one_hot", "resolve_device"]
@@ -142,14 +143,20 @@ def make_classifier(
     """
     if not isinstance(model, nn.Module):
         raise EstimatorError(PyTorchClassifier, [nn.Module], model)
-    if not isinstance(input_length, int) or input_length < 1:
+    if not _is_int(input_length) or input_length < 1:
         raise ConfigError(f"`input_length` must be a positive int, got {input_length!r}")
-    if not isinstance(nb_classes, int) or nb_classes < 2:
+    if not _is_int(nb_classes) or nb_classes < 2:
         raise ConfigError(f"`nb_classes` must be an int >= 2, got {nb_classes!r}")
-    if not (isinstance(lr, (int, float)) and np.isfinite(lr) and lr > 0):
+    input_length, nb_classes = int(input_length), int(nb_classes)
+    if isinstance(lr, bool) or not (isinstance(lr, (int, float, np.number)) and np.isfinite(lr) and lr > 0):
         raise ConfigError(f"`lr` must be a positive finite number, got {lr!r}")
     if clip_values is not None:
-        lo, hi = (float(v) for v in clip_values)
+        try:
+            if isinstance(clip_values, (str, bytes)):
+                raise TypeError("a string is not a pair of numbers")
+            lo, hi = (float(v) for v in clip_values)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"`clip_values` must be a pair of numbers (lo, hi), got {clip_values!r}") from exc
         if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
             raise ConfigError(f"`clip_values` must be finite (lo, hi) with lo < hi, got {clip_values!r}")
         clip_values = (lo, hi)
@@ -182,6 +189,10 @@ def make_classifier(
     )
     logger.debug("wrapped %s as %s on %s", type(model).__name__, type(classifier).__name__, torch_device)
     return classifier
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def _check_output_width(model: nn.Module, *, input_length: int, nb_classes: int, device: torch.device) -> None:
@@ -228,6 +239,8 @@ def to_one_hot(y, *, nb_classes: int = 5) -> np.ndarray:
 def predict_labels(classifier: PyTorchClassifier, x: np.ndarray, *, batch_size: int = 1024) -> np.ndarray:
     """Predicted class indices (int64, shape ``(n,)``) of ``classifier`` on beats ``x``.
 
+    ``x`` must fit ``classifier.input_shape`` and be finite (else :class:`ConfigError` naming ``x``).
+
     Examples
     --------
     >>> from ecg_art.models import BaselineCNN
@@ -235,7 +248,8 @@ def predict_labels(classifier: PyTorchClassifier, x: np.ndarray, *, batch_size: 
     >>> predict_labels(clf, np.zeros((4, 1, 256), dtype=np.float32)).shape
     (4,)
     """
-    if not isinstance(batch_size, int) or batch_size < 1:
+    if not _is_int(batch_size) or batch_size < 1:
         raise ConfigError(f"`batch_size` must be a positive int, got {batch_size!r}")
+    x, _ = check_beats(x, classifier=classifier)
     x = np.asarray(x, dtype=np.float32)
     return np.argmax(classifier.predict(x, batch_size=batch_size), axis=1).astype(np.int64)

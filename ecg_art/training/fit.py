@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ecg_art.estimators.checks import check_beats
 from ecg_art.evaluation.metrics import classification_metrics
 from ecg_art.exceptions import CheckpointError, ConfigError
 from ecg_art.io import load_checkpoint, save_checkpoint
@@ -78,6 +79,13 @@ def _is_plateau(scheduler: Any) -> bool:
     return isinstance(scheduler, ReduceLROnPlateau)
 
 
+def _remove_stale_temps(ckpt_dir: Path) -> None:
+    """Delete temp files a killed process left mid-write (``.last.pt.*.tmp``); the checkpoints themselves are intact."""
+    for stale in list(ckpt_dir.glob(".last.pt.*.tmp")) + list(ckpt_dir.glob(".best.pt.*.tmp")):
+        logger.warning("removing %s, left by an interrupted checkpoint write", stale)
+        stale.unlink(missing_ok=True)
+
+
 def fit_classifier(
     classifier,
     x: np.ndarray,
@@ -119,7 +127,8 @@ def fit_classifier(
         Stepped after every epoch (a ``ReduceLROnPlateau`` with the validation macro-F1: build it with
         ``mode="max"``); its state is checkpointed with the model.
     checkpoint_dir : path, optional
-        Where ``last.pt`` (every epoch, atomic) and ``best.pt`` go.
+        Where ``last.pt`` (every epoch, atomic) and ``best.pt`` go. Temp files that a killed run left behind
+        mid-write (``.last.pt.*.tmp``) are removed at start; the checkpoints themselves are never half-written.
     resume : bool
         Continue from ``checkpoint_dir/last.pt`` if it exists.
     on_epoch_end : callable, optional
@@ -129,19 +138,38 @@ def fit_classifier(
     -------
     TrainHistory
 
+    Raises
+    ------
+    ConfigError
+        Bad hyper-parameters, or beats/labels that do not fit the classifier (wrong shape, NaN/inf, labels out of
+        range, ``len(x) != len(y)``), naming the argument.
+    CheckpointError
+        ``resume=True`` with a ``last.pt`` that is foreign, tampered with, or of another model.
+
     Examples
     --------
     >>> # history = fit_classifier(clf, x_tr, y_tr, validation_data=(x_va, y_va), nb_epochs=10)
     """
     for name, value, low in (("nb_epochs", nb_epochs, 1), ("batch_size", batch_size, 1), ("patience", patience, 1)):
-        if not isinstance(value, (int, np.integer)) or value < low:
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
             raise ConfigError(f"`{name}` must be an integer >= {low}, got {value!r}")
-    x_val, y_val = validation_data
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ConfigError(f"`seed` must be an integer, got {seed!r}")
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+        raise ConfigError(f"`validation_data` must be a pair (x_val, y_val), got {type(validation_data).__name__}")
+    x, y = check_beats(x, y, classifier=classifier)
+    x_val, y_val = check_beats(*validation_data, classifier=classifier, name="validation_data[0]",
+                               y_name="validation_data[1]")
+    if len(x) == 0:
+        raise ConfigError("`x` is empty: there is nothing to train on")
     if len(x_val) == 0:
         raise ConfigError("`validation_data` is empty: model selection needs validation beats")
+    if y.ndim != 1 or y_val.ndim != 1:
+        raise ConfigError(f"`y` and `validation_data[1]` must be integer labels (n,), got shapes {y.shape} and "
+                          f"{y_val.shape}")
     if resume and checkpoint_dir is None:
         raise ConfigError("`resume=True` needs a `checkpoint_dir`")
-    y = np.asarray(y, dtype=np.int64)
+    y, y_val = y.astype(np.int64), y_val.astype(np.int64)
     runner = trainer if trainer is not None else classifier
     model = classifier.model
     ckpt_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
@@ -149,6 +177,8 @@ def fit_classifier(
     best_state: dict[str, Any] | None = None
     start_epoch = 0
 
+    if ckpt_dir is not None:
+        _remove_stale_temps(ckpt_dir)
     if resume and ckpt_dir is not None and (ckpt_dir / "last.pt").is_file():
         state = load_checkpoint(ckpt_dir / "last.pt", map_location=classifier.device)
         try:
@@ -156,11 +186,12 @@ def fit_classifier(
             classifier.optimizer.load_state_dict(state["optimizer"])
             if scheduler is not None and state.get("scheduler") is not None:
                 scheduler.load_state_dict(state["scheduler"])
-        except (RuntimeError, KeyError, ValueError) as exc:
-            raise CheckpointError(f"checkpoint {str(ckpt_dir / 'last.pt')!r} does not fit this model: {exc}") from exc
-        best_state = state["best_model"]
-        history = TrainHistory(**{**state["history"], "resumed_from": int(state["epoch"]) + 1})
-        start_epoch = int(state["epoch"]) + 1
+            best_state = state["best_model"]
+            history = TrainHistory(**{**state["history"], "resumed_from": int(state["epoch"]) + 1})
+            start_epoch = int(state["epoch"]) + 1
+        except (RuntimeError, KeyError, ValueError, TypeError, AttributeError) as exc:
+            raise CheckpointError(f"checkpoint {str(ckpt_dir / 'last.pt')!r} does not fit this model: "
+                                  f"{type(exc).__name__}: {exc}") from exc
         logger.info("resumed from %s at epoch %d", ckpt_dir / "last.pt", start_epoch)
 
     t0 = time.perf_counter()
