@@ -36,6 +36,7 @@ class Config:
     attacks: tuple[str, ...] = ("fgsm", "pgd", "sap", "ta-apgd", "ta-apgd-dlr")
     apgd_steps: int = 100
     warm_start: bool = False  # start the defences from the baseline's selected weights (fine-tuning)
+    finetune_epochs: int = 3  # epochs of a warm-started defence
     experiment: str = "ecg_art-paper"
     tracking_uri: str | None = None
     device: str = "auto"
@@ -60,8 +61,13 @@ def _stage_config(cfg: Config, recipe, stage: str, init_from: str | None) -> Any
     shared = {"data_dir": cfg.data_dir, "split": cfg.split, "seed": cfg.seed, "eps": cfg.eps, "attacks": cfg.attacks,
               "apgd_steps": cfg.apgd_steps, "experiment": cfg.experiment, "tracking_uri": cfg.tracking_uri,
               "device": cfg.device, "resume": cfg.resume, "output_dir": cfg.output_dir, "threads": cfg.threads}
+    if stage == "detector":  # the detector scores its own attack set (seen and unseen in its training)
+        shared.pop("attacks")
+        shared.pop("eps")
     if init_from and (stage == "detector" or (stage in DEFENCES and cfg.warm_start)):
         shared["init_from"] = init_from  # the detector guards the baseline; quick defences fine-tune it
+        if stage in DEFENCES:
+            shared["nb_epochs"] = cfg.finetune_epochs
     names = {f.name for f in dataclasses.fields(base)}
     return dataclasses.replace(base, **{k: v for k, v in shared.items() if k in names})
 

@@ -36,9 +36,19 @@ class EcgClassifier(PyTorchClassifier):
     def _fast_path(self) -> bool:
         return self.all_framework_preprocessing and not self.is_rnn and not self._use_amp
 
+    def _apply_preprocessing(self, x, y, fit: bool = False, **kwargs):
+        """ART's preprocessing chain, with float32 beats kept float32: NumPy 2 makes some numpy preprocessors
+        (e.g. ``FeatureSqueezing``) return float64, which a float32 model then refuses."""
+        x_pre, y_pre = super()._apply_preprocessing(x, y, fit=fit, **kwargs)
+        if isinstance(x_pre, np.ndarray) and x_pre.dtype == np.float64 and getattr(x, "dtype", None) == np.float32:
+            x_pre = x_pre.astype(np.float32)
+        return x_pre, y_pre
+
     def loss_gradient(self, x, y, training_mode: bool = False, **kwargs):
         """Gradient of the loss w.r.t. ``x`` (numpy in -> numpy out, tensor in -> tensor out)."""
         if not self._fast_path():
+            if isinstance(y, np.ndarray) and y.ndim == 1:  # ART's stock path wants one-hot labels
+                y = to_one_hot(y, nb_classes=self.nb_classes)
             return super().loss_gradient(x, y, training_mode=training_mode, **kwargs)
         self._model.train(mode=training_mode)
         if isinstance(x, torch.Tensor):

@@ -158,3 +158,17 @@ def test_cuda_gradients_match_cpu(beats):
     assert gpu.device.type == "cuda"
     np.testing.assert_allclose(gpu.loss_gradient(x, y), cpu.loss_gradient(x, y), rtol=1e-3, atol=1e-6)
     np.testing.assert_allclose(gpu.predict(x), cpu.predict(x), rtol=1e-3, atol=1e-4)
+
+
+def test_numpy_preprocessor_keeps_float32_and_integer_labels_work():
+    """ART numpy preprocessors return float64 under NumPy 2; the model still gets float32, and the stock
+    (non-fast) gradient path accepts integer labels like the fast one."""
+    from art.defences.preprocessor import FeatureSqueezing
+
+    torch.manual_seed(0)
+    clf = make_classifier(BaselineCNN(), device="cpu",
+                          preprocessing_defences=[FeatureSqueezing(clip_values=(0.0, 1.0), bit_depth=4)])
+    x = np.random.default_rng(0).random((6, 1, 256), dtype=np.float32)
+    assert predict_labels(clf, x).shape == (6,)
+    grad = clf.loss_gradient(x, np.zeros(6, dtype=np.int64))
+    assert grad.shape == x.shape and grad.dtype == np.float32
