@@ -267,14 +267,17 @@ def evaluate(cfg: Config, classifier, prep: Prepared, tracker, *, attacks: tuple
     return {"clean": clean, "attacks": results, "derived": derived, "clean_eval_accuracy": clean_eval}
 
 
-def format_table(rows: list[dict[str, Any]], columns: list[str], *, percent: tuple[str, ...] = ()) -> str:
-    """A markdown table of ``rows`` (dicts) restricted to ``columns``; the ``percent`` columns are shown x100."""
+def format_table(rows: list[dict[str, Any]], columns: list[str], *, percent: tuple[str, ...] = (),
+                 headers: dict[str, str] | None = None) -> str:
+    """A markdown table of ``rows`` (dicts) restricted to ``columns`` (missing values left blank); the ``percent``
+    columns are shown x100; ``headers`` renames columns."""
     def fmt(col: str, v: Any) -> str:
         if isinstance(v, (float, np.floating)):
             return f"{100 * v:.2f}" if col in percent else f"{v:.4g}"
         return str(v)
 
-    head = "| " + " | ".join(columns) + " |"
+    headers = headers or {}
+    head = "| " + " | ".join(headers.get(c, c) for c in columns) + " |"
     sep = "|" + "|".join("---" for _ in columns) + "|"
     body = ["| " + " | ".join(fmt(c, r.get(c, "")) for c in columns) + " |" for r in rows]
     return "\n".join([head, sep, *body])

@@ -28,8 +28,12 @@ class Config(BaseConfig):
     train_eps_step: float | None = None  # default 2.5 * train_eps / train_pgd_iter (Madry et al.)
     at_ratio: float = 0.5  # share of every batch replaced by adversarial examples
     nsr_beta: float = 0.3  # reference value for MIT-BIH
-    nsr_eps: float = 1.0
+    # The regulariser's noise level, in the beat unit: eps * ||dz_y/dx||_1 is the first-order logit change under an
+    # Linf perturbation of size eps, so it is set to the attack budget (the reference's max_noise=1 is in its own
+    # signal scale). Base loss: our class-weighted cross-entropy ("mse_margin" is the reference's).
+    nsr_eps: float = 0.05
     nsr_delta: float = 0.01
+    nsr_base_loss: str = "estimator"
     attacks: tuple[str, ...] = ("fgsm", "pgd", "sap")
 
 
@@ -63,7 +67,8 @@ def make_trainer(cfg: Config, classifier):
         return AdversarialTrainer(classifier, attacks=pgd, ratio=cfg.at_ratio)
     if cfg.defence in ("nsr", "at-nsr"):
         return NSRTrainer(classifier, beta=cfg.nsr_beta, eps=cfg.nsr_eps, delta=cfg.nsr_delta,
-                          attack=pgd if cfg.defence == "at-nsr" else None, ratio=cfg.at_ratio)
+                          attack=pgd if cfg.defence == "at-nsr" else None, ratio=cfg.at_ratio,
+                          base_loss=cfg.nsr_base_loss)
     raise ConfigError(f"unknown `defence` {cfg.defence!r}; known: at, nsr, at-nsr")
 
 

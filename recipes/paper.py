@@ -108,8 +108,7 @@ def run(cfg: Config) -> list[dict[str, Any]]:
                 row = recipe.run(scfg) if not _accepts_tracker(recipe) else recipe.run(scfg, tracker=child)
                 child.log_metrics({"stage_seconds": time.perf_counter() - ts})
             rows.append(row)
-        columns = _columns(rows, cfg)
-        table = format_table(rows, columns, percent=tuple(c for c in columns if c not in ("model", "params")))
+        table = tables(rows, cfg.eps)
         if missing:
             table += f"\n\nNot yet implemented: {', '.join(missing)}."
         seconds = time.perf_counter() - t0
@@ -129,14 +128,39 @@ def _accepts_tracker(recipe) -> bool:
     return "tracker" in inspect.signature(recipe.run).parameters
 
 
-def _columns(rows: list[dict[str, Any]], cfg: Config) -> list[str]:
-    keys: list[str] = []
-    for r in rows:
-        keys += [k for k in r if k not in keys]
-    fixed = ["model", "clean", "macro_f1"]
-    attack_cols = [k for k in keys if "@" in k]
-    rest = [k for k in keys if k not in fixed and k not in attack_cols and k != "params"]
-    return fixed + attack_cols + rest + ["params"]
+# The reference's columns (Model | Clean | PGD-20 | SAP | Params) first, then the extensions; one group per eps.
+MODEL_COLUMNS = (("pgd", "PGD-20"), ("sap", "SAP"))
+EXTRA_COLUMNS = (("fgsm", "FGSM"), ("autoattack", "AutoAttack (APGD-CE+DLR)"), ("worst", "worst case"),
+                 ("acc_robust", "ACC_robust"), ("adaptive", "adaptive (fusion)"))
+DETECTOR_COLUMNS = (("detector_auc", "AUC (non-adaptive, mean)"), ("detector_auc_seen", "AUC seen attacks"),
+                    ("detector_auc_unseen", "AUC unseen attacks"), ("detector_tpr5", "TPR @ 5% FPR"),
+                    ("detector_auc_adaptive", "AUC adaptive"),
+                    ("detector_joint_success_adaptive", "adaptive joint success"))
+
+
+def tables(rows: list[dict[str, Any]], eps: tuple[float, ...]) -> str:
+    """The models table in the reference's format (extended) and the detector table, as markdown."""
+    models = [r for r in rows if "clean" in r]
+    detectors = [r for r in rows if "detector_auc" in r]
+    cols, headers = ["model", "clean"], {"model": "Model", "clean": "Clean"}
+    for e in eps:
+        for key, label in MODEL_COLUMNS:
+            cols.append(f"{key}@{e:g}")
+            headers[cols[-1]] = f"{label} @{e:g}"
+    cols += ["params", "macro_f1"]
+    headers.update(params="Params", macro_f1="macro-F1")
+    for e in eps:
+        for key, label in EXTRA_COLUMNS:
+            if any(f"{key}@{e:g}" in r for r in models):
+                cols.append(f"{key}@{e:g}")
+                headers[cols[-1]] = f"{label} @{e:g}"
+    out = format_table(models, cols, percent=tuple(c for c in cols if c not in ("model", "params")),
+                       headers=headers)
+    if detectors:
+        dcols = ["model"] + [k for k, _ in DETECTOR_COLUMNS if any(k in r for r in detectors)]
+        out += "\n\nDetector (held-out test split; AUC and rates in %):\n" + format_table(
+            detectors, dcols, percent=tuple(dcols[1:]), headers={"model": "Detector", **dict(DETECTOR_COLUMNS)})
+    return out
 
 
 if __name__ == "__main__":
