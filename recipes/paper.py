@@ -36,7 +36,7 @@ class Config:
     attacks: tuple[str, ...] = ("fgsm", "pgd", "sap", "ta-apgd", "ta-apgd-dlr")
     apgd_steps: int = 100
     warm_start: bool = False  # start the defences from the baseline's selected weights (fine-tuning)
-    finetune_epochs: int = 3  # epochs of a warm-started defence
+    finetune_epochs: int = 6  # epochs of a warm-started defence
     experiment: str = "ecg_art-paper"
     tracking_uri: str | None = None
     device: str = "auto"
