@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Config", "Recipe", "Prepared", "run_model", "result_row", "prepare_data", "build_classifier", "train", "evaluate", "format_table",
+__all__ = ["Config", "Recipe", "Prepared", "run_model", "run_tracker", "result_row", "prepare_data", "build_classifier", "train", "evaluate", "format_table",
            "results_dir", "set_threads"]
 
 
@@ -97,6 +98,19 @@ def config_params(cfg) -> dict[str, Any]:
     params = dataclasses.asdict(cfg)
     params["device_requested"] = params.pop("device", None)
     return params
+
+
+@contextlib.contextmanager
+def run_tracker(cfg, tracker=None) -> Iterator[Any]:
+    """Yield ``tracker`` as it is (a child run of the paper job), or a new MLflow run for ``cfg`` that is closed, with
+    the outcome's status, when the block ends."""
+    if tracker is not None:
+        yield tracker
+        return
+    from ecg_art.tracking import Tracker
+
+    with Tracker(cfg.experiment, run_name=f"{cfg.name}-{cfg.profile}", tracking_uri=cfg.tracking_uri) as own:
+        yield own
 
 
 def set_threads(cfg: Config) -> None:
@@ -299,17 +313,12 @@ def run_model(cfg: Config, *, make_trainer: Callable[[Config, Any], Any] | None 
     the test split, log everything to MLflow (a new run, or ``tracker`` when given), print and return the table row."""
     from ecg_art.io import write_json
     from ecg_art.models import count_parameters
-    from ecg_art.tracking import Tracker
 
     set_threads(cfg)
     prep = prepare_data(cfg)
     classifier = build_classifier(cfg, prep.y_train)
     params = count_parameters(classifier.model)
-    own = tracker is None
-    if own:
-        tracker = Tracker(cfg.experiment, run_name=f"{cfg.name}-{cfg.profile}", tracking_uri=cfg.tracking_uri)
-        tracker.__enter__()
-    try:
+    with run_tracker(cfg, tracker) as tracker:
         tracker.log_params({**config_params(cfg), **prep.sizes(), "params": params,
                             "data_hash": prep.dataset.fingerprint(), "split_hash": prep.split.fingerprint()})
         trainer = make_trainer(cfg, classifier) if make_trainer is not None else None
@@ -324,11 +333,5 @@ def run_model(cfg: Config, *, make_trainer: Callable[[Config, Any], Any] | None 
         write_json(results_dir(cfg) / "results.json", {
             "config": cfg.to_dict(), "row": row, "attacks": [r.to_dict() for r in res["attacks"]],
             "clean": res["clean"].to_dict(), "run_id": tracker.run_id})
-    except BaseException as exc:
-        if own:
-            tracker.__exit__(type(exc), exc, exc.__traceback__)
-        raise
-    if own:
-        tracker.__exit__(None, None, None)
     print(f"\n{cfg.name} ({cfg.profile}, {cfg.split} split; accuracies in %, eps in normalised beat units)\n{table}")
     return row

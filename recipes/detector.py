@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from recipes.common import Config as BaseConfig
-from recipes.common import (Prepared, Recipe, attack_kwargs, build_classifier, format_table, prepare_data,
-                            results_dir, set_threads, train)
+from recipes.common import (Prepared, Recipe, attack_kwargs, build_classifier, config_params, format_table,
+                            prepare_data, results_dir, run_tracker, set_threads, train)
 
 __all__ = ["Config", "PROFILES", "run", "DETECTOR_RECIPE"]
 
@@ -108,7 +108,6 @@ def run(cfg: Config, *, tracker=None) -> dict[str, Any]:
                                    score_histogram_figure)
     from ecg_art.estimators import predict_labels
     from ecg_art.io import write_json
-    from ecg_art.tracking import Tracker
 
     from ecg_art.exceptions import ConfigError
 
@@ -117,14 +116,9 @@ def run(cfg: Config, *, tracker=None) -> dict[str, Any]:
                           f"got {cfg.adaptive_modes!r}")
     set_threads(cfg)
     t0 = time.perf_counter()
-    own = tracker is None
-    if own:
-        tracker = Tracker(cfg.experiment, run_name=f"{cfg.name}-{cfg.profile}", tracking_uri=cfg.tracking_uri)
-        tracker.__enter__()
-    try:
+    with run_tracker(cfg, tracker) as tracker:
         prep, det = _prepare(cfg)
-        params = {k: v for k, v in cfg.to_dict().items() if k != "device"}  # the tracker logs the device it ran on
-        tracker.log_params({**params, "device_requested": cfg.device, **{f"det_n_{k}": len(v) for k, v in det.items()},
+        tracker.log_params({**config_params(cfg), **{f"det_n_{k}": len(v) for k, v in det.items()},
                             "data_hash": prep.dataset.fingerprint(), "split_hash": prep.split.fingerprint()})
         classifier = _classifier(cfg, prep, tracker)
         xs = {k: (prep.dataset.x[v], prep.dataset.y[v]) for k, v in det.items()}
@@ -198,12 +192,6 @@ def run(cfg: Config, *, tracker=None) -> dict[str, Any]:
         tracker.log_metrics({"detector_seconds": seconds, "detector_attack_seconds": t_attacks})
         write_json(results_dir(cfg) / "results.json", {"config": cfg.to_dict(), "row": row, "results": rows,
                                                        "history": history, "run_id": tracker.run_id})
-    except BaseException as exc:
-        if own:
-            tracker.__exit__(type(exc), exc, exc.__traceback__)
-        raise
-    if own:
-        tracker.__exit__(None, None, None)
     print(f"\ndetector ({cfg.profile}, {cfg.split} split; trained on {'+'.join(cfg.train_attacks)}, threshold chosen "
           f"on validation, scored on test; eps in normalised beat units; {seconds:.0f} s)\n{table}\n"
           f"mean AUC {row['detector_auc']:.4f} (non-adaptive), {row['detector_auc_adaptive']:.4f} (adaptive; joint "

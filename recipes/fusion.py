@@ -16,7 +16,7 @@ import numpy as np
 
 from recipes.common import Config as BaseConfig
 from recipes.common import (Prepared, Recipe, attack_kwargs, build_classifier, config_params, format_table,
-                            prepare_data, results_dir, set_threads, train)
+                            prepare_data, results_dir, run_tracker, set_threads, train)
 
 __all__ = ["Config", "PROFILES", "run", "train_two_stage", "attack_suite", "FUSION_RECIPE"]
 
@@ -191,7 +191,6 @@ def run(cfg: Config, *, tracker=None) -> dict[str, Any]:
     from ecg_art.io import write_json
     from ecg_art.models import count_parameters
     from ecg_art.models.fusion import FusionNet
-    from ecg_art.tracking import Tracker
 
     import torch
 
@@ -202,11 +201,7 @@ def run(cfg: Config, *, tracker=None) -> dict[str, Any]:
     model = FusionNet(context_length=cfg.window, r_index=cfg.r_offset)
     classifier = build_classifier(cfg, prep.y_train, model=model)
     params = count_parameters(model)
-    own = tracker is None
-    if own:
-        tracker = Tracker(cfg.experiment, run_name=f"{cfg.name}-{cfg.profile}", tracking_uri=cfg.tracking_uri)
-        tracker.__enter__()
-    try:
+    with run_tracker(cfg, tracker) as tracker:
         tracker.log_params({**config_params(cfg), **prep.sizes(), "params": params,
                             "data_hash": prep.dataset.fingerprint(), "split_hash": prep.split.fingerprint()})
         stages = train_two_stage(cfg, classifier, prep, tracker)
@@ -263,12 +258,6 @@ def run(cfg: Config, *, tracker=None) -> dict[str, Any]:
                   "best_epochs": {k: stages[k].best_epoch for k in ("stage1", "stage2")}, "run_id": tracker.run_id}
         tracker.log_dict(result, "results.json")
         write_json(results_dir(cfg) / "results.json", result)
-    except BaseException as exc:
-        if own:
-            tracker.__exit__(type(exc), exc, exc.__traceback__)
-        raise
-    if own:
-        tracker.__exit__(None, None, None)
     n_sub = len(sub)
     print(f"\n{cfg.name} ({cfg.profile}, {cfg.split} split, {seconds:.0f} s; accuracies in %, eps in normalised "
           f"beat units; adaptive = per-beat worst case over all attacks on {n_sub} test beats)\n{table}\n\n"
