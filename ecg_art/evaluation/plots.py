@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import textwrap
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
@@ -172,7 +173,9 @@ def robustness_curve_figure(results, *, title: str | None = None) -> Figure:
         ax.plot(eps, acc, marker="o", ms=4, label=name)
     if clean:
         ax.axhline(float(np.mean(clean)), color="0.4", ls="--", lw=1.0, label="clean")
-    ax.set(xlabel="eps (normalised beat units)", ylabel="adversarial accuracy", ylim=(-0.02, 1.02), title=title or "")
+    ax.set(xlabel="eps (normalised beat units)", ylabel="adversarial accuracy", ylim=(-0.02, 1.02))
+    if title:  # long checkpoint paths: wrap instead of running off the figure
+        ax.set_title(textwrap.fill(title, width=70), fontsize="medium")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return fig
