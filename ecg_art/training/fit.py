@@ -201,7 +201,8 @@ def fit_classifier(
             break
         seed_everything(seed * 1000 + epoch)
         te = time.perf_counter()
-        runner.fit(x, y, nb_epochs=1, batch_size=batch_size)
+        # ART's own fit shows a per-batch progress bar with verbose; trainers show theirs
+        runner.fit(x, y, nb_epochs=1, batch_size=batch_size, **({"verbose": verbose} if trainer is None else {}))
         train_seconds = time.perf_counter() - te
         val = classification_metrics(y_val, _predict(classifier, x_val, 1024))
         metrics = {"epoch": float(epoch), "train_seconds": train_seconds,

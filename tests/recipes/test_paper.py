@@ -1,0 +1,61 @@
+import numpy as np
+import pytest
+
+from recipes.common import config_hash, derived_metrics, format_table
+from recipes.defences import AT
+from recipes.paper import PROFILES, tables
+
+
+class _Oracle:
+    """A 'classifier' whose prediction is the label stored in the beat's first sample."""
+
+    input_shape = (1, 4)
+    nb_classes = 3
+    clip_values = (0.0, 2.0)
+
+    def predict(self, x, batch_size=1024, **kw):
+        return np.eye(3, dtype=np.float32)[x[:, 0, 0].astype(int)]
+
+
+def _beats(labels):
+    x = np.zeros((len(labels), 1, 4), dtype=np.float32)
+    x[:, 0, 0] = labels
+    return x
+
+
+def test_worst_case_and_ensembles_count_a_beat_robust_only_if_every_attack_fails():
+    y = np.array([0, 1, 2, 0])
+    adv = {("ta-apgd", 0.05): _beats([0, 1, 0, 0]),      # beat 2 broken
+           ("ta-apgd-dlr", 0.05): _beats([0, 0, 2, 0]),  # beat 1 broken
+           ("fgsm", 0.05): _beats([0, 1, 2, 1])}         # beat 3 broken
+    out = derived_metrics(_Oracle(), adv, y, clean_accuracy=1.0, eps=(0.05,))
+    assert out["autoattack@0.05"] == pytest.approx(0.5)   # beats 0 and 3 survive both APGDs
+    assert out["worst@0.05"] == pytest.approx(0.25)       # only beat 0 survives everything
+    assert out["acc_robust@0.05"] == pytest.approx(np.sqrt(1.0 * 0.75))  # only FGSM of the reference's four ran
+    assert out["worst@0.05"] <= min(out["autoattack@0.05"], 0.75)
+
+
+def test_paper_tables_put_the_reference_columns_first_and_detector_apart():
+    rows = [{"model": "baseline", "clean": 0.97, "macro_f1": 0.9, "pgd@0.05": 0.0, "sap@0.05": 0.1, "params": 42885,
+             "autoattack@0.05": 0.0},
+            {"model": "detector", "detector_auc": 0.95, "detector_auc_adaptive": 0.5}]
+    text = tables(rows, (0.05,))
+    header = text.splitlines()[0]
+    assert header.startswith("| Model | Clean | PGD-20 @0.05 | SAP @0.05 | Params | macro-F1")
+    assert "| baseline | 97.00 | 0.00 | 10.00 | 42885 | 90.00 |" in text
+    assert "Detector" in text and "| detector | 95.00 | 50.00 |" in text
+
+
+def test_config_hash_ignores_bookkeeping_but_not_settings():
+    quick = AT["quick"]
+    assert config_hash(quick) == config_hash(quick.__class__(**{**quick.to_dict(), "tracking_uri": "x",
+                                                                 "resume": True}))
+    assert config_hash(quick) != config_hash(quick.__class__(**{**quick.to_dict(), "train_eps": 0.01}))
+
+
+def test_format_table_blanks_missing_values():
+    assert format_table([{"a": "x"}], ["a", "b"]).splitlines()[-1] == "| x |  |"
+
+
+def test_paper_profiles_attack_with_the_reference_acc_robust_set():
+    assert {"fgsm", "pgd", "pgd-100", "sap"} <= set(PROFILES["quick"].attacks)
