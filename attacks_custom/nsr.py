@@ -17,7 +17,7 @@ from art.defences.trainer.trainer import Trainer
 from art.utils import check_and_transform_label_format
 from tqdm.auto import trange
 
-from attacks_custom._torch import labels_to_tensor, torch_forward
+from ecg_art.estimators import labels_to_tensor, torch_forward
 from ecg_art.exceptions import ConfigError
 
 __all__ = ["nsr_regularizer", "mse_margin_loss", "NSRHistory", "NSRTrainer", "make_nsr_trainer"]

@@ -15,7 +15,7 @@ from art.estimators.estimator import BaseEstimator, LossGradientsMixin
 from art.utils import check_and_transform_label_format
 from tqdm.auto import tqdm
 
-from attacks_custom._torch import labels_to_tensor, torch_forward
+from ecg_art.estimators import labels_to_tensor, torch_forward
 from attacks_custom.smoothing import gaussian_kernels, smooth
 from ecg_art.evaluation.metrics import smoothness
 from ecg_art.exceptions import AttackError, ConfigError

@@ -10,13 +10,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from art.attacks.attack import EvasionAttack
-from art.estimators.classification import PyTorchClassifier
 from art.estimators.classification.classifier import ClassifierMixin
 from art.estimators.estimator import BaseEstimator, LossGradientsMixin
-from art.exceptions import EstimatorError
 from art.utils import check_and_transform_label_format
 from tqdm.auto import tqdm
 
+from ecg_art.estimators.torch_ops import torch_forward
 from ecg_art.exceptions import AttackError, ConfigError
 
 __all__ = ["adaptive_perturb", "AdaptiveDetectorPGD"]
@@ -80,24 +79,6 @@ def adaptive_perturb(classifier: Forward, detector: Forward, x: torch.Tensor, y:
     return best.detach()
 
 
-def _forward(estimator, requester) -> Forward:
-    """A differentiable ``x -> logits`` of a PyTorchClassifier, its (torch) preprocessing included."""
-    if not isinstance(estimator, PyTorchClassifier):
-        raise EstimatorError(requester, [PyTorchClassifier], estimator)
-    model = estimator.model
-    if not estimator.preprocessing_operations:
-        return model
-    if not estimator.all_framework_preprocessing:
-        raise AttackError(f"{requester.__name__} needs torch preprocessing only; the estimator has "
-                          f"{[type(p).__name__ for p in estimator.preprocessing_operations]}")
-
-    def forward(x: torch.Tensor) -> torch.Tensor:
-        x_pre, _ = estimator._apply_preprocessing(x, None, fit=False, no_grad=False)  # noqa: SLF001 (no public hook)
-        return model(x_pre)
-
-    return forward
-
-
 class AdaptiveDetectorPGD(EvasionAttack):
     """PGD that fools a classifier while keeping its input-space detector quiet (see :func:`adaptive_perturb`).
 
@@ -149,8 +130,8 @@ class AdaptiveDetectorPGD(EvasionAttack):
                  random_init: bool = False, seed: int = 0, batch_size: int = 256, verbose: bool = False) -> None:
         super().__init__(estimator=estimator)
         det_net = getattr(detector, "detector", detector)  # BinaryInputDetector -> its PyTorchClassifier
-        self._f = _forward(estimator, type(self))
-        self._g = _forward(det_net, type(self))
+        self._f = torch_forward(estimator, type(self))
+        self._g = torch_forward(det_net, type(self))
         self.detector, self._det_net = detector, det_net
         self.eps, self.eps_step, self.max_iter, self.lam = eps, eps_step, max_iter, lam
         self.selective, self.detector_threshold = selective, detector_threshold

@@ -11,6 +11,7 @@ from art.estimators.classification import PyTorchClassifier
 from art.exceptions import EstimatorError
 from torch import nn
 
+from ecg_art.estimators.classifier import resolve_device
 from ecg_art.exceptions import ConfigError
 
 __all__ = ["DetectorCNN", "DetectorMLP", "make_detector_classifier", "make_input_detector",
@@ -94,19 +95,6 @@ class DetectorMLP(nn.Module):
         return self.net(x)
 
 
-def _device_type(device: str) -> str:
-    key = str(device).lower()
-    if key == "auto":
-        return "gpu" if torch.cuda.is_available() else "cpu"
-    if key in ("gpu", "cuda"):
-        if not torch.cuda.is_available():
-            raise ConfigError(f"`device` is {device!r} but CUDA is not available")
-        return "gpu"
-    if key == "cpu":
-        return "cpu"
-    raise ConfigError(f"`device` must be 'auto', 'cpu', 'cuda' or 'gpu', got {device!r}")
-
-
 def make_detector_classifier(model: nn.Module | None = None, *, input_shape: tuple[int, ...] | None = None,
                              input_length: int = 256, clip_values: tuple[float, float] | None = (0.0, 1.0),
                              lr: float = 1e-3, weight_decay: float = 0.0, device: str = "auto") -> PyTorchClassifier:
@@ -143,7 +131,7 @@ def make_detector_classifier(model: nn.Module | None = None, *, input_shape: tup
     model = DetectorCNN() if model is None else model
     if not isinstance(model, nn.Module):
         raise EstimatorError(PyTorchClassifier, [nn.Module], model)
-    device_type = _device_type(device)
+    device_type = resolve_device(device)
     model = model.to(torch.device("cuda:0" if device_type == "gpu" else "cpu"))
     return PyTorchClassifier(
         model=model, loss=nn.CrossEntropyLoss(), input_shape=tuple(input_shape), nb_classes=2,

@@ -17,6 +17,20 @@ def _check_positive_ints(name: str, values) -> tuple[int, ...]:
     return values
 
 
+def conv_blocks(channels, kernel_sizes, *, input_length: int, pool_size: int) -> tuple[list[nn.Module], int]:
+    """Conv1d -> BatchNorm -> ReLU (-> MaxPool while the signal is long enough) per block; the layers and the last
+    block's channel count. Shared by :class:`BaselineCNN` and the fusion model's CNN branch."""
+    layers: list[nn.Module] = []
+    c_in, length = 1, input_length
+    for c_out, k in zip(channels, kernel_sizes):
+        layers += [nn.Conv1d(c_in, c_out, k, padding=k // 2), nn.BatchNorm1d(c_out), nn.ReLU(inplace=True)]
+        if length >= pool_size > 1:
+            layers.append(nn.MaxPool1d(pool_size))
+            length //= pool_size
+        c_in = c_out
+    return layers, c_in
+
+
 class BaselineCNN(nn.Module):
     """A small 1D-CNN for single-lead heartbeats: conv blocks, global average pooling and a dense head.
 
@@ -82,14 +96,7 @@ class BaselineCNN(nn.Module):
             raise ConfigError(f"`dropout` must be in [0, 1), got {dropout!r}")
         self.n_classes = n_classes
         self.input_length = input_length
-        layers: list[nn.Module] = []
-        c_in, length = 1, input_length
-        for c_out, k in zip(channels, kernel_sizes):
-            layers += [nn.Conv1d(c_in, c_out, k, padding=k // 2), nn.BatchNorm1d(c_out), nn.ReLU(inplace=True)]
-            if length >= pool_size > 1:
-                layers.append(nn.MaxPool1d(pool_size))
-                length //= pool_size
-            c_in = c_out
+        layers, c_in = conv_blocks(channels, kernel_sizes, input_length=input_length, pool_size=pool_size)
         self.features = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool1d(1)
         self.head = nn.Sequential(

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from ecg_art.exceptions import ConfigError
+from ecg_art.models.cnn import conv_blocks
 from ecg_art.features import FEATURE_NAMES, FeatureConfig, FeatureExtractor, FeatureNormalizer, check_windows
 
 __all__ = ["FusionNet"]
@@ -114,14 +115,7 @@ class FusionNet(nn.Module):
         self.crop = (start, start + crop_length)
         self.output = output
 
-        layers: list[nn.Module] = []
-        c_in, length = 1, crop_length
-        for c_out, k in zip(channels, kernel_sizes):
-            layers += [nn.Conv1d(c_in, c_out, k, padding=k // 2), nn.BatchNorm1d(c_out), nn.ReLU(inplace=True)]
-            if length >= pool_size > 1:
-                layers.append(nn.MaxPool1d(pool_size))
-                length //= pool_size
-            c_in = c_out
+        layers, c_in = conv_blocks(channels, kernel_sizes, input_length=crop_length, pool_size=pool_size)
         self.cnn = nn.Sequential(*layers, nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(c_in, cnn_hidden),
                                  nn.ReLU(inplace=True))
         self.cnn_out = nn.Sequential(nn.Dropout(dropout), nn.Linear(cnn_hidden, n_classes))

@@ -1,4 +1,5 @@
-"""Small torch helpers shared by SAP and NSR: the estimator's forward pass, loss and labels as torch objects."""
+"""Torch views of an ART PyTorchClassifier for attacks and trainers written in torch (SAP, NSR, the adaptive
+detector attack): its differentiable forward pass (torch preprocessing included) and its loss's label format."""
 
 from __future__ import annotations
 
