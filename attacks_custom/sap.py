@@ -225,6 +225,8 @@ class SmoothAdversarialPerturbation(EvasionAttack):
         if mask.dtype != bool and not np.issubdtype(mask.dtype, np.floating):
             raise AttackError(f"`mask` must be bool or float, got dtype {mask.dtype}")
         mask = mask.astype(np.float32)
+        if mask.ndim == 1 and x.ndim > 1 and mask.shape[0] == x.shape[0] != x.shape[-1]:
+            mask = mask.reshape((-1,) + (1,) * (x.ndim - 1))  # one value per beat
         if mask.ndim > x.ndim or mask.min() < 0 or mask.max() > 1:
             raise AttackError(f"`mask` must be broadcastable to `x` {x.shape} with values in [0, 1], got shape "
                               f"{mask.shape} and range [{mask.min()}, {mask.max()}]")

@@ -117,7 +117,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError(f"unknown profile {args.profile!r} for recipe {args.recipe!r}; "
                           f"known: {', '.join(recipe.PROFILES)}")
     cfg = recipe.PROFILES[args.profile]
-    common = {"data_dir": args.data_dir, "tracking_uri": args.tracking_uri, "seed": args.seed,
+    common = {"data_dir": args.data_dir, "cache_dir": args.cache_dir, "tracking_uri": args.tracking_uri,
+              "seed": args.seed,
               "device": args.device, "resume": args.resume or None}
     cfg = dataclasses.replace(cfg, **{k: v for k, v in common.items()
                                       if v is not None and k in {f.name for f in dataclasses.fields(cfg)}})
@@ -256,6 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("recipe")
     r.add_argument("--profile", default="quick", help="quick (minutes on 2 CPU cores) or full")
     r.add_argument("--data-dir")
+    r.add_argument("--cache-dir", help="prepared-array cache (default: $ECG_ART_CACHE or ~/.cache/ecg_art)")
     r.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, then ./mlruns SQLite)")
     r.add_argument("--seed", type=int)
     r.add_argument("--device", help="auto, cpu or cuda")

@@ -6,12 +6,16 @@ import logging
 from importlib.metadata import entry_points
 from typing import Callable, Generic, Iterator, TypeVar
 
-from ecg_art.exceptions import RegistryError
+from ecg_art.exceptions import EcgArtError, RegistryError
 
-__all__ = ["Registry"]
+__all__ = ["Registry", "PluginLoadError"]
 
 logger = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable)
+
+
+class PluginLoadError(EcgArtError, ImportError):
+    """A name is registered through an entry point, but importing its plug-in failed (a bug, not a missing name)."""
 
 
 class Registry(Generic[F]):
@@ -39,6 +43,7 @@ class Registry(Generic[F]):
         self.kind = kind
         self.group = group
         self._items: dict[str, F] = {}
+        self._failed: dict[str, str] = {}  # plug-ins whose entry point did not load: name -> error
         self._entry_points_loaded = group is None
 
     def register(self, name: str, factory: F | None = None, *, overwrite: bool = False):
@@ -67,7 +72,8 @@ class Registry(Generic[F]):
                 continue
             try:
                 self._items[key] = ep.load()
-            except Exception as exc:  # a broken plug-in must not hide the others
+            except Exception as exc:  # a broken plug-in must not hide the others, nor pass for a missing one
+                self._failed[key] = f"{ep.value}: {type(exc).__name__}: {exc}"
                 logger.warning("could not load %s plug-in %r from %s: %s", self.kind, ep.name, ep.value, exc)
 
     def get(self, name: str) -> F:
@@ -75,6 +81,9 @@ class Registry(Generic[F]):
         key = str(name).strip().lower()
         if key not in self._items:
             self._load_entry_points()
+        if key in self._failed:
+            raise PluginLoadError(f"{self.kind} {name!r} is registered but its plug-in failed to load "
+                                  f"({self._failed[key]})")
         try:
             return self._items[key]
         except KeyError:

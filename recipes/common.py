@@ -14,7 +14,7 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Config", "Recipe", "Prepared", "run_model", "run_tracker", "result_row", "prepare_data", "build_classifier", "train", "evaluate", "format_table",
+__all__ = ["Config", "Recipe", "Prepared", "run_model", "run_tracker", "result_row", "training_pgd", "prepare_data", "build_classifier", "train", "evaluate", "format_table",
            "results_dir", "set_threads"]
 
 
@@ -121,7 +121,7 @@ def set_threads(cfg: Config) -> None:
 
 
 # Fields that do not change what a run computes: left out of the results folder's config hash.
-BOOKKEEPING = ("resume", "tracking_uri", "experiment", "threads", "device", "output_dir", "log_model")
+BOOKKEEPING = ("resume", "tracking_uri", "experiment", "threads", "device", "output_dir", "log_model", "cache_dir")
 
 
 def config_hash(cfg) -> str:
@@ -188,6 +188,15 @@ def build_classifier(cfg: Config, y_train: np.ndarray, *, model=None):
                            lr=cfg.lr, device=cfg.device)
 
 
+def training_pgd(classifier, *, eps: float, max_iter: int, eps_step: float | None, batch_size: int):
+    """ART's PGD for adversarial training: one random start, step ``2.5 eps / max_iter`` by default (Madry et al.)."""
+    from art.attacks.evasion import ProjectedGradientDescent
+
+    return ProjectedGradientDescent(classifier, norm="inf", eps=eps, max_iter=max_iter,
+                                    eps_step=eps_step or 2.5 * eps / max_iter, num_random_init=1,
+                                    batch_size=batch_size, verbose=False)
+
+
 def train(cfg: Config, classifier, prep: Prepared, tracker, *, trainer=None, stage: str = "train"):
     """Epoch-wise training with validation-only model selection, checkpoints under :func:`results_dir`."""
     from ecg_art.training import fit_classifier
@@ -211,7 +220,7 @@ def train(cfg: Config, classifier, prep: Prepared, tracker, *, trainer=None, sta
 
 def attack_kwargs(cfg: Config, attacks: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     """Per-attack settings of the run (iteration counts) for the attacks being run."""
-    kw = {"pgd": {"max_iter": cfg.pgd_iter}, "ta-pgd": {"steps": cfg.pgd_iter},
+    kw = {"pgd": {"max_iter": cfg.pgd_iter}, "ta-pgd": {"steps": cfg.pgd_iter}, "sap": {"pgd_iter": cfg.pgd_iter},
           "ta-apgd": {"steps": cfg.apgd_steps, "n_restarts": cfg.apgd_restarts},
           "ta-apgd-dlr": {"steps": cfg.apgd_steps, "n_restarts": cfg.apgd_restarts}}
     return {name: kw[name] for name in attacks if name in kw}
@@ -224,8 +233,11 @@ ACC_ROBUST_ATTACKS = ("fgsm", "pgd", "pgd-100", "sap")
 
 
 def derived_metrics(classifier, adv: dict[tuple[str, float], np.ndarray], y: np.ndarray, clean_accuracy: float,
-                    eps: tuple[float, ...]) -> dict[str, float]:
-    """Per eps: ``worst@eps`` (all attacks run), ensembles of :data:`ENSEMBLES` and ``acc_robust@eps``."""
+                    eps: tuple[float, ...], *, clean_correct: np.ndarray) -> dict[str, float]:
+    """Per eps: ``worst@eps`` (all attacks run), ensembles of :data:`ENSEMBLES` and ``acc_robust@eps``.
+
+    A beat counts robust only if its clean prediction is right and every attack in the set fails on it (the
+    AutoAttack / RobustBench convention, also used by ``ecg-art benchmark``)."""
     from ecg_art.estimators import predict_labels
 
     correct = {key: predict_labels(classifier, x_adv) == y for key, x_adv in adv.items()}
@@ -234,10 +246,11 @@ def derived_metrics(classifier, adv: dict[tuple[str, float], np.ndarray], y: np.
         at_eps = {a: c for (a, ee), c in correct.items() if ee == e}
         if not at_eps:
             continue
-        out[f"worst@{e:g}"] = float(np.logical_and.reduce(list(at_eps.values())).mean())
+        out[f"worst@{e:g}"] = float(np.logical_and.reduce([clean_correct, *at_eps.values()]).mean())
         for name, members in ENSEMBLES.items():
             if all(m in at_eps for m in members):
-                out[f"{name}@{e:g}"] = float(np.logical_and.reduce([at_eps[m] for m in members]).mean())
+                out[f"{name}@{e:g}"] = float(np.logical_and.reduce([clean_correct,
+                                                                     *(at_eps[m] for m in members)]).mean())
         used = [float(at_eps[a].mean()) for a in ACC_ROBUST_ATTACKS if a in at_eps]
         if used:
             out[f"acc_robust@{e:g}"] = float(np.sqrt(clean_accuracy * np.mean(used)))
@@ -266,8 +279,9 @@ def evaluate(cfg: Config, classifier, prep: Prepared, tracker, *, attacks: tuple
         tag = f"{r.attack}_eps{r.eps:g}"
         tracker.log_metrics({f"adv_acc_{tag}": r.adv_accuracy, f"adv_macro_f1_{tag}": r.macro_f1,
                              f"snr_db_{tag}": r.snr_db, f"smoothness_{tag}": r.smoothness})
-    clean_eval = results[0].clean_accuracy if results else clean.accuracy
-    derived = derived_metrics(classifier, adv, y_eval, clean_eval, tuple(cfg.eps))
+    clean_correct = predict_labels(classifier, x_eval) == y_eval
+    clean_eval = float(clean_correct.mean())
+    derived = derived_metrics(classifier, adv, y_eval, clean_eval, tuple(cfg.eps), clean_correct=clean_correct)
     tracker.log_metrics({k.replace("@", "_eps"): v for k, v in derived.items()})
     tracker.log_dict({"clean": clean.to_dict(), "attacks": [r.to_dict() for r in results], "derived": derived},
                      "results.json")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from recipes.common import Config as BaseConfig
-from recipes.common import Recipe, run_model
+from recipes.common import Recipe, run_model, training_pgd
 
 __all__ = ["Config", "PROFILES", "make_trainer", "run", "AT_RECIPE", "NSR_RECIPE", "AT_NSR_RECIPE"]
 
@@ -53,16 +53,13 @@ PROFILES = AT
 
 def make_trainer(cfg: Config, classifier):
     """The ART trainer of ``cfg.defence`` around ``classifier``."""
-    from art.attacks.evasion import ProjectedGradientDescent
     from art.defences.trainer import AdversarialTrainer
 
     from attacks_custom.nsr import NSRTrainer
     from ecg_art.exceptions import ConfigError
 
-    pgd = ProjectedGradientDescent(
-        classifier, norm="inf", eps=cfg.train_eps, max_iter=cfg.train_pgd_iter,
-        eps_step=cfg.train_eps_step or 2.5 * cfg.train_eps / cfg.train_pgd_iter, num_random_init=1,
-        batch_size=cfg.batch_size, verbose=False)
+    pgd = training_pgd(classifier, eps=cfg.train_eps, max_iter=cfg.train_pgd_iter, eps_step=cfg.train_eps_step,
+                       batch_size=cfg.batch_size)
     if cfg.defence == "at":
         return AdversarialTrainer(classifier, attacks=pgd, ratio=cfg.at_ratio)
     if cfg.defence in ("nsr", "at-nsr"):

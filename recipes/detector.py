@@ -83,8 +83,6 @@ def _attack(cfg: Config, classifier, attack: str, eps: float):
     from ecg_art.attacks import get_attack
 
     kwargs = attack_kwargs(cfg, (attack,)).get(attack, {})
-    if attack == "sap":
-        kwargs = {"pgd_iter": cfg.pgd_iter}
     return get_attack(attack, classifier, eps=eps, batch_size=cfg.attack_batch_size, **kwargs)
 
 

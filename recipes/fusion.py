@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from recipes.common import Config as BaseConfig
-from recipes.common import (Prepared, Recipe, attack_kwargs, build_classifier, config_params, format_table,
-                            prepare_data, results_dir, run_tracker, set_threads, train)
+from recipes.common import (Prepared, Recipe, attack_kwargs, build_classifier, config_params, derived_metrics,
+                            format_table, prepare_data, results_dir, run_tracker, set_threads, train, training_pgd)
 
 __all__ = ["Config", "PROFILES", "run", "train_two_stage", "attack_suite", "FUSION_RECIPE"]
 
@@ -68,12 +68,10 @@ PROFILES: dict[str, Config] = {
 
 
 def _make_trainer(cfg: Config, classifier):
-    from art.attacks.evasion import ProjectedGradientDescent
     from art.defences.trainer import AdversarialTrainer
 
-    pgd = ProjectedGradientDescent(classifier, norm="inf", eps=cfg.train_eps, max_iter=cfg.train_pgd_iter,
-                                   eps_step=2.5 * cfg.train_eps / cfg.train_pgd_iter, num_random_init=1,
-                                   batch_size=cfg.batch_size, verbose=False)
+    pgd = training_pgd(classifier, eps=cfg.train_eps, max_iter=cfg.train_pgd_iter, eps_step=None,
+                       batch_size=cfg.batch_size)
     return AdversarialTrainer(classifier, attacks=pgd, ratio=cfg.at_ratio)
 
 
@@ -111,7 +109,7 @@ def attack_suite(cfg: Config, classifier, x: np.ndarray, y: np.ndarray, *, attac
     from ecg_art.attacks import evaluate_attacks
     from ecg_art.estimators import predict_labels
 
-    kw = {**attack_kwargs(cfg, attacks), **({"sap": {"pgd_iter": cfg.pgd_iter}} if "sap" in attacks else {})}
+    kw = attack_kwargs(cfg, attacks)
     classifier.model.feature_mode = mode
     try:
         results, adv = evaluate_attacks(classifier, x, y, attacks=attacks, eps=eps, batch_size=cfg.attack_batch_size,
@@ -239,6 +237,9 @@ def run(cfg: Config, *, tracker=None) -> dict[str, Any]:
             tracker.log_model(classifier.model, name="model", input_example=prep.x_val[:2])
         row: dict[str, Any] = {"model": cfg.name, "clean": clean.accuracy, "macro_f1": clean.macro_f1}
         row.update({f"{a}@{e:g}": rows[f"{a}@{e:g}"]["adv_accuracy"] for a in cfg.attacks for e in cfg.eps})
+        # worst case / AutoAttack / ACC_robust over the attacks on the deployed model, as for the other models
+        row.update(derived_metrics(classifier, {(a, e): adv[f"{a}@{e:g}"] for a in cfg.attacks for e in cfg.eps},
+                                   y, float(clean_ok.mean()), tuple(cfg.eps), clean_correct=clean_ok))
         row.update({f"adaptive@{e:g}": adaptive[f"{e:g}"]["worst_case_all"] for e in cfg.eps})
         row["params"] = params
         cols = list(row)

@@ -30,6 +30,7 @@ class Config:
     profile: str = "quick"
     stages: tuple[str, ...] = ("baseline", "at", "nsr", "at-nsr", "fusion", "detector")
     data_dir: str | None = None
+    cache_dir: str | None = None
     split: str = "intra"
     seed: int = 0
     eps: tuple[float, ...] = (0.05,)
@@ -59,8 +60,8 @@ DEFENCES = ("at", "nsr", "at-nsr")
 
 def _stage_config(cfg: Config, recipe, stage: str, init_from: str | None) -> Any:
     base = recipe.PROFILES[cfg.profile]
-    shared = {"data_dir": cfg.data_dir, "split": cfg.split, "seed": cfg.seed, "eps": cfg.eps, "attacks": cfg.attacks,
-              "apgd_steps": cfg.apgd_steps, "experiment": cfg.experiment, "tracking_uri": cfg.tracking_uri,
+    shared = {"data_dir": cfg.data_dir, "cache_dir": cfg.cache_dir, "split": cfg.split, "seed": cfg.seed,
+              "eps": cfg.eps, "attacks": cfg.attacks, "apgd_steps": cfg.apgd_steps, "experiment": cfg.experiment, "tracking_uri": cfg.tracking_uri,
               "device": cfg.device, "resume": cfg.resume, "output_dir": cfg.output_dir, "threads": cfg.threads}
     if stage == "detector":  # the detector scores its own attack set (seen and unseen in its training)
         shared.pop("attacks")

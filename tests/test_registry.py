@@ -41,3 +41,18 @@ def test_entry_point_plugins_are_found():
     from ecg_art.cli import RECIPES
 
     assert "baseline" in RECIPES.names()
+
+
+def test_a_plugin_that_fails_to_import_is_an_error_not_a_missing_name(monkeypatch):
+    from importlib.metadata import EntryPoint
+
+    from ecg_art.registry import PluginLoadError
+    import ecg_art.registry as registry_module
+
+    broken = EntryPoint(name="broken", value="no_such_module_xyz:thing", group="ecg_art.test")
+    monkeypatch.setattr(registry_module, "entry_points", lambda group: [broken])
+    reg = Registry("widget", group="ecg_art.test")
+    with pytest.raises(PluginLoadError, match="no_such_module_xyz"):
+        reg.get("broken")
+    with pytest.raises(RegistryError, match="unknown widget 'other'"):
+        reg.get("other")

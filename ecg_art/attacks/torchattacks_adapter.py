@@ -38,7 +38,6 @@ class BeatImageModel(nn.Module):
 
 
 class TorchattacksAdapter:
-    rounding_tol = 1e-5
     """Runs a torchattacks attack on the 1D beats of an ART ``PyTorchClassifier``.
 
     torchattacks expects images in ``[0, 1]`` and silently clamps to it. The adapter maps the classifier's
@@ -74,6 +73,8 @@ class TorchattacksAdapter:
     >>> float(np.abs(adapter.generate(x) - x).max()) <= 0.02 + 1e-6
     True
     """
+
+    rounding_tol = 1e-5  # float slack when mapping [0, 1] back to beat units
 
     def __init__(
         self,

@@ -49,7 +49,7 @@ def _runner(entry: SuiteEntry, classifier: Any, *, eps: float, batch_size: int) 
     if isinstance(entry.attack, str):
         return get_attack(entry.attack, classifier, eps=eps, batch_size=batch_size, **dict(entry.kwargs))
     attack = entry.attack(classifier, eps=eps, batch_size=batch_size, **dict(entry.kwargs))
-    return AttackRunner(entry.label, attack, eps=eps, bounded=not entry.min_norm)
+    return AttackRunner(entry.label, attack, eps=eps, bounded=not entry.min_norm, classifier=classifier)
 
 
 def _correct(classifier: Any, x: np.ndarray, y: np.ndarray, batch_size: int) -> np.ndarray:

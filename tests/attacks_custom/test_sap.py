@@ -128,6 +128,10 @@ def test_mask_limits_perturbation(trained_classifier, test_beats):
     per_beat[0] = 0.0
     x_adv2 = attack.generate(x, mask=per_beat.astype(bool))
     assert np.abs(x_adv2[0] - x[0]).max() == 0 and np.abs(x_adv2[1] - x[1]).max() > 0
+    one_per_beat = np.ones(len(x), dtype=bool)  # shape (n,): one value per beat
+    one_per_beat[0] = False
+    x_adv3 = attack.generate(x, mask=one_per_beat)
+    assert np.abs(x_adv3[0] - x[0]).max() == 0 and np.abs(x_adv3[1] - x[1]).max() > 0
     with pytest.raises(AttackError, match="`mask`"):
         attack.generate(x, mask=2 * mask)
 

@@ -28,9 +28,12 @@ def test_worst_case_and_ensembles_count_a_beat_robust_only_if_every_attack_fails
     adv = {("ta-apgd", 0.05): _beats([0, 1, 0, 0]),      # beat 2 broken
            ("ta-apgd-dlr", 0.05): _beats([0, 0, 2, 0]),  # beat 1 broken
            ("fgsm", 0.05): _beats([0, 1, 2, 1])}         # beat 3 broken
-    out = derived_metrics(_Oracle(), adv, y, clean_accuracy=1.0, eps=(0.05,))
+    out = derived_metrics(_Oracle(), adv, y, clean_accuracy=1.0, eps=(0.05,), clean_correct=np.ones(4, bool))
     assert out["autoattack@0.05"] == pytest.approx(0.5)   # beats 0 and 3 survive both APGDs
     assert out["worst@0.05"] == pytest.approx(0.25)       # only beat 0 survives everything
+    wrong_clean = derived_metrics(_Oracle(), adv, y, clean_accuracy=0.75, eps=(0.05,),
+                                  clean_correct=np.array([False, True, True, True]))
+    assert wrong_clean["worst@0.05"] == 0.0 and wrong_clean["autoattack@0.05"] == pytest.approx(0.25)
     assert out["acc_robust@0.05"] == pytest.approx(np.sqrt(1.0 * 0.75))  # only FGSM of the reference's four ran
     assert out["worst@0.05"] <= min(out["autoattack@0.05"], 0.75)
 
