@@ -239,6 +239,7 @@ def derived_metrics(classifier, adv: dict[tuple[str, float], np.ndarray], y: np.
     A beat counts robust only if its clean prediction is right and every attack in the set fails on it (the
     AutoAttack / RobustBench convention, also used by ``ecg-art benchmark``)."""
     from ecg_art.estimators import predict_labels
+    from ecg_art.evaluation import worst_case_correct
 
     correct = {key: predict_labels(classifier, x_adv) == y for key, x_adv in adv.items()}
     out: dict[str, float] = {}
@@ -246,11 +247,11 @@ def derived_metrics(classifier, adv: dict[tuple[str, float], np.ndarray], y: np.
         at_eps = {a: c for (a, ee), c in correct.items() if ee == e}
         if not at_eps:
             continue
-        out[f"worst@{e:g}"] = float(np.logical_and.reduce([clean_correct, *at_eps.values()]).mean())
+        out[f"worst@{e:g}"] = float(worst_case_correct(at_eps, clean=clean_correct).mean())
         for name, members in ENSEMBLES.items():
             if all(m in at_eps for m in members):
-                out[f"{name}@{e:g}"] = float(np.logical_and.reduce([clean_correct,
-                                                                     *(at_eps[m] for m in members)]).mean())
+                out[f"{name}@{e:g}"] = float(worst_case_correct({m: at_eps[m] for m in members},
+                                                                clean=clean_correct).mean())
         used = [float(at_eps[a].mean()) for a in ACC_ROBUST_ATTACKS if a in at_eps]
         if used:
             out[f"acc_robust@{e:g}"] = float(np.sqrt(clean_accuracy * np.mean(used)))

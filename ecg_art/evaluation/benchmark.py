@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ecg_art.evaluation.metrics import worst_case_correct
 from ecg_art.evaluation.record import AttackScore, BenchmarkRecord, package_versions, sanity_checks
 from ecg_art.evaluation.suites import SuiteEntry, get_suite
 from ecg_art.exceptions import AttackError, ConfigError
@@ -190,7 +191,7 @@ def benchmark(
                     ", ".join(f"eps={e:g} {a:.3f}" for e, a in zip(budgets, scores[-1].robust_accuracy)), seconds)
     if not scores:
         raise AttackError(f"no attack of the suite could run on this classifier: {skipped}")
-    worst = tuple(float(np.logical_and.reduce([r[e] for r in robust]).mean()) for e in budgets)
+    worst = tuple(float(worst_case_correct({i: r[e] for i, r in enumerate(robust)}).mean()) for e in budgets)
     unbounded = (_unbounded_accuracy(classifier, x, y, max_iter=unbounded_iter, batch_size=batch_size, seed=seed)
                  if unbounded_iter else float("nan"))
     clean_acc = float(clean_ok.mean())

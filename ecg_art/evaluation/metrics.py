@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Mapping
 
 import numpy as np
 from sklearn.metrics import confusion_matrix, f1_score
 
 from ecg_art.exceptions import ConfigError
 
-__all__ = ["ClassificationMetrics", "classification_metrics", "snr_db", "smoothness", "linf"]
+__all__ = ["ClassificationMetrics", "classification_metrics", "snr_db", "smoothness", "linf", "worst_case_correct"]
 
 AAMI = ("N", "S", "V", "F", "Q")
 
@@ -113,3 +114,29 @@ def smoothness(x, x_adv) -> float:
 def linf(x, x_adv) -> float:
     """Largest absolute perturbation over the batch."""
     return float(np.abs(_flat(x_adv) - _flat(x)).max())
+
+
+def worst_case_correct(correct: Mapping[str, np.ndarray], *, clean: np.ndarray | None = None) -> np.ndarray:
+    """Per-beat worst case over attacks: a beat is robust only if ``clean`` (if given) and every attack is correct.
+
+    Parameters
+    ----------
+    correct : mapping of str to bool array
+        ``{attack name: (n,) bool}``, True where the attacked beat is still classified correctly.
+    clean : bool array, optional
+        ``(n,)`` True where the clean beat is classified correctly.
+
+    Examples
+    --------
+    >>> worst_case_correct({"fgsm": np.array([1, 1, 0], bool), "pgd": np.array([1, 0, 1], bool)}).tolist()
+    [True, False, False]
+    """
+    arrays = [np.asarray(v, dtype=bool) for v in correct.values()]
+    if clean is not None:
+        arrays.append(np.asarray(clean, dtype=bool))
+    if not arrays:
+        raise ConfigError("`correct` must name at least one attack")
+    shapes = {a.shape for a in arrays}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 1:
+        raise ConfigError(f"`correct` arrays (and `clean`) must all have the same shape (n,), got {sorted(shapes)}")
+    return np.logical_and.reduce(arrays)

@@ -7,7 +7,8 @@ from ecg_art.features.analysis import (
     shift_table,
     shift_vs_eps_figure,
 )
-from ecg_art.features.blackbox import ClippedHopSkipJump, SquareAttack1D, Windows2D, square_shape, worst_case_correct
+from ecg_art.evaluation.metrics import worst_case_correct  # re-exported: the fusion recipe's adaptive worst case
+from ecg_art.features.blackbox import ClippedHopSkipJump, SquareAttack1D, Windows2D, square_shape
 from ecg_art.features.config import (
     FEATURE_MODES,
     FEATURE_NAMES,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import math
 from contextlib import contextmanager
-from typing import Iterator, Mapping
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -14,7 +14,7 @@ from torch import nn
 
 from ecg_art.exceptions import AttackError, ConfigError
 
-__all__ = ["Windows2D", "SquareAttack1D", "ClippedHopSkipJump", "worst_case_correct", "square_shape"]
+__all__ = ["Windows2D", "SquareAttack1D", "ClippedHopSkipJump", "square_shape"]
 
 logger = logging.getLogger(__name__)
 
@@ -217,29 +217,3 @@ class ClippedHopSkipJump:
             x_adv = attack.generate(x.copy())
         x_adv = np.where(np.isfinite(x_adv), x_adv, x)  # HSJ leaves failed beats as given
         return _project(x, x_adv, self.eps, self.classifier.clip_values)
-
-
-def worst_case_correct(correct: Mapping[str, np.ndarray], *, clean: np.ndarray | None = None) -> np.ndarray:
-    """Per-beat worst case over attacks: a beat is robust only if ``clean`` (if given) and every attack is correct.
-
-    Parameters
-    ----------
-    correct : mapping of str to bool array
-        ``{attack name: (n,) bool}``, True where the attacked beat is still classified correctly.
-    clean : bool array, optional
-        ``(n,)`` True where the clean beat is classified correctly.
-
-    Examples
-    --------
-    >>> worst_case_correct({"fgsm": np.array([1, 1, 0], bool), "pgd": np.array([1, 0, 1], bool)}).tolist()
-    [True, False, False]
-    """
-    arrays = [np.asarray(v, dtype=bool) for v in correct.values()]
-    if clean is not None:
-        arrays.append(np.asarray(clean, dtype=bool))
-    if not arrays:
-        raise ConfigError("`correct` must name at least one attack")
-    shapes = {a.shape for a in arrays}
-    if len(shapes) != 1 or len(next(iter(shapes))) != 1:
-        raise ConfigError(f"`correct` arrays (and `clean`) must all have the same shape (n,), got {sorted(shapes)}")
-    return np.logical_and.reduce(arrays)
