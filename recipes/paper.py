@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ecg_art.exceptions import ConfigError
 from recipes.common import config_params, format_table
 
 __all__ = ["Config", "PROFILES", "run"]
@@ -37,8 +38,11 @@ class Config:
     # PGD-100 too, so ACC_robust is the reference's sqrt(clean x mean(FGSM, PGD-20, PGD-100, SAP))
     attacks: tuple[str, ...] = ("fgsm", "pgd", "pgd-100", "sap", "ta-apgd", "ta-apgd-dlr")
     apgd_steps: int = 100
+    eval_n: int | None = None  # test beats attacked per model; None: each recipe's own profile value
     warm_start: bool = False  # start the defences from the baseline's selected weights (fine-tuning)
     finetune_epochs: int = 6  # epochs of a warm-started defence
+    # (stage, field, value) triples applied last to a stage's config, e.g. (("fusion", "nb_epochs", 12),)
+    stage_settings: tuple[tuple[str, str, Any], ...] = ()
     experiment: str = "ecg_art-paper"
     tracking_uri: str | None = None
     device: str = "auto"
@@ -53,7 +57,15 @@ class Config:
 PROFILES: dict[str, Config] = {
     # quick: the defences fine-tune the baseline and APGD runs 25 steps, to fit minutes on 2 CPU cores
     "quick": Config(profile="quick", apgd_steps=25, warm_start=True),
-    "full": Config(profile="full"),
+    # full: every training beat, the baseline trained to convergence, the defences fine-tune it for 6 epochs over every
+    # training beat, APGD-CE/DLR at 100 steps, 2,000 attacked test beats per model: about an hour on one CPU thread.
+    # `--set warm_start=false` trains each defence from scratch for 40 epochs instead (a GPU job).
+    "full": Config(profile="full", warm_start=True, finetune_epochs=6, eval_n=2000, stage_settings=(
+        ("baseline", "nb_epochs", 30), ("baseline", "patience", 6),
+        ("fusion", "nb_epochs", 12), ("fusion", "patience", 4), ("fusion", "stage2_epochs", 6),
+        ("fusion", "stage2_patience", 3), ("fusion", "blackbox", ("square",)), ("fusion", "blackbox_n", 200),
+        ("detector", "det_train_n", 5000), ("detector", "det_val_n", 1500), ("detector", "det_test_n", 2000),
+        ("detector", "det_epochs", 15), ("detector", "adaptive_eps", (0.05,)))),
 }
 DEFENCES = ("at", "nsr", "at-nsr")
 
@@ -63,6 +75,8 @@ def _stage_config(cfg: Config, recipe, stage: str, init_from: str | None) -> Any
     shared = {"data_dir": cfg.data_dir, "cache_dir": cfg.cache_dir, "split": cfg.split, "seed": cfg.seed,
               "eps": cfg.eps, "attacks": cfg.attacks, "apgd_steps": cfg.apgd_steps, "experiment": cfg.experiment, "tracking_uri": cfg.tracking_uri,
               "device": cfg.device, "resume": cfg.resume, "output_dir": cfg.output_dir, "threads": cfg.threads}
+    if cfg.eval_n is not None:
+        shared["eval_n"] = cfg.eval_n
     if stage == "detector":  # the detector scores its own attack set (seen and unseen in its training)
         shared.pop("attacks")
         shared.pop("eps")
@@ -71,7 +85,18 @@ def _stage_config(cfg: Config, recipe, stage: str, init_from: str | None) -> Any
         if stage in DEFENCES:
             shared["nb_epochs"] = cfg.finetune_epochs
     names = {f.name for f in dataclasses.fields(base)}
-    return dataclasses.replace(base, **{k: v for k, v in shared.items() if k in names})
+    scfg = dataclasses.replace(base, **{k: v for k, v in shared.items() if k in names})
+    own = {}
+    for item in cfg.stage_settings:
+        if len(item) != 3:
+            raise ConfigError(f"bad stage_settings entry {item!r}: expected (stage, field, value)")
+        if item[0] != stage:
+            continue
+        if item[1] not in names:
+            raise ConfigError(f"bad stage_settings entry {item!r}: stage {stage!r} has no field {item[1]!r} "
+                              f"(fields: {', '.join(sorted(names))})")
+        own[item[1]] = tuple(item[2]) if isinstance(item[2], list) else item[2]
+    return dataclasses.replace(scfg, **own)
 
 
 def run(cfg: Config) -> list[dict[str, Any]]:
@@ -82,6 +107,9 @@ def run(cfg: Config) -> list[dict[str, Any]]:
     from ecg_art.tracking import Tracker
     from recipes.common import results_dir
 
+    unknown = sorted({str(item[0]) for item in cfg.stage_settings if len(item) == 3} - set(cfg.stages))
+    if unknown:
+        raise ConfigError(f"stage_settings name stages {', '.join(unknown)} not in stages ({', '.join(cfg.stages)})")
     out = Path(cfg.output_dir) / f"{cfg.name}-{cfg.profile}-{cfg.split}-s{cfg.seed}"
     out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []

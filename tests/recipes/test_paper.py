@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -62,3 +64,55 @@ def test_format_table_blanks_missing_values():
 
 def test_paper_profiles_attack_with_the_reference_acc_robust_set():
     assert {"fgsm", "pgd", "pgd-100", "sap"} <= set(PROFILES["quick"].attacks)
+
+
+def _stage(cfg, stage, init_from="baseline/best.pt"):
+    from ecg_art.cli import RECIPES
+    from recipes.paper import _stage_config
+
+    return _stage_config(cfg, RECIPES.get(stage), stage, None if stage == "baseline" else init_from)
+
+
+def test_full_profile_uses_every_training_beat_and_fine_tunes_the_defences():
+    cfg = PROFILES["full"]
+    for stage in cfg.stages:
+        scfg = _stage(cfg, stage)
+        assert scfg.profile == "full" and scfg.train_n is None and scfg.val_n is None, stage
+        assert scfg.apgd_steps == 100 and scfg.eval_n == cfg.eval_n, stage
+    for stage in ("at", "nsr", "at-nsr"):
+        scfg = _stage(cfg, stage)
+        assert scfg.init_from == "baseline/best.pt" and scfg.nb_epochs == cfg.finetune_epochs
+    # every (stage, field, value) entry lands on its stage's config, and on no other stage's
+    for stage, field, value in cfg.stage_settings:
+        assert getattr(_stage(cfg, stage), field) == value, (stage, field)
+    assert _stage(cfg, "at").nb_epochs != dict(((s, f), v) for s, f, v in cfg.stage_settings)[("baseline", "nb_epochs")]
+    # from scratch (the GPU schedule): the defences keep their own full profile's epochs and start untrained
+    scratch = _stage(dataclasses.replace(cfg, warm_start=False), "at")
+    assert scratch.init_from is None and scratch.nb_epochs == AT["full"].nb_epochs
+
+
+def test_stage_settings_given_on_the_command_line_as_json_lists():
+    from ecg_art.cli import apply_overrides
+
+    cfg = apply_overrides(PROFILES["quick"], ['stage_settings=[["fusion", "blackbox", ["square", "hsj"]], '
+                                              '["fusion", "nb_epochs", 3]]', "eval_n=300"])
+    fusion = _stage(cfg, "fusion")
+    assert fusion.blackbox == ("square", "hsj") and fusion.nb_epochs == 3 and fusion.eval_n == 300
+    assert _stage(PROFILES["quick"], "fusion").eval_n == 200  # eval_n None: the recipe's own value
+
+
+def test_bad_stage_settings_name_the_entry(tmp_path):
+    from ecg_art.exceptions import ConfigError
+    from recipes.paper import run
+
+    bad_field = dataclasses.replace(PROFILES["quick"], stage_settings=(("at", "no_such_field", 1),))
+    with pytest.raises(ConfigError, match="stage 'at' has no field 'no_such_field'"):
+        _stage(bad_field, "at")
+    with pytest.raises(ConfigError, match=r"expected \(stage, field, value\)"):
+        _stage(dataclasses.replace(PROFILES["quick"], stage_settings=(("at", 1),)), "at")
+    # a stage that is not run is refused before anything is trained or written
+    bad_stage = dataclasses.replace(PROFILES["quick"], stage_settings=(("atn", "nb_epochs", 1),),
+                                    output_dir=str(tmp_path / "out"))
+    with pytest.raises(ConfigError, match="atn"):
+        run(bad_stage)
+    assert not (tmp_path / "out").exists()
