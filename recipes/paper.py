@@ -99,6 +99,14 @@ def _stage_config(cfg: Config, recipe, stage: str, init_from: str | None) -> Any
     return dataclasses.replace(scfg, **own)
 
 
+def check_stage_settings(cfg: Config, known: list[str]) -> None:
+    """Refuse ``stage_settings`` naming a stage that is neither run nor a known recipe (a typo); settings of a known
+    stage that is not run are ignored, so ``--set stages=...`` can run a subset of a profile."""
+    unknown = sorted({str(item[0]) for item in cfg.stage_settings if len(item) == 3} - set(cfg.stages) - set(known))
+    if unknown:
+        raise ConfigError(f"stage_settings name unknown stages {', '.join(unknown)} (stages: {', '.join(cfg.stages)})")
+
+
 def run(cfg: Config) -> list[dict[str, Any]]:
     """Run every stage (reusing finished ones with ``resume``), then print and save the table."""
     from ecg_art.cli import RECIPES
@@ -107,9 +115,7 @@ def run(cfg: Config) -> list[dict[str, Any]]:
     from ecg_art.tracking import Tracker
     from recipes.common import results_dir
 
-    unknown = sorted({str(item[0]) for item in cfg.stage_settings if len(item) == 3} - set(cfg.stages))
-    if unknown:
-        raise ConfigError(f"stage_settings name stages {', '.join(unknown)} not in stages ({', '.join(cfg.stages)})")
+    check_stage_settings(cfg, RECIPES.names())
     out = Path(cfg.output_dir) / f"{cfg.name}-{cfg.profile}-{cfg.split}-s{cfg.seed}"
     out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []

@@ -116,3 +116,15 @@ def test_bad_stage_settings_name_the_entry(tmp_path):
     with pytest.raises(ConfigError, match="atn"):
         run(bad_stage)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_subset_of_stages_keeps_the_profile_settings_of_the_others():
+    from ecg_art.cli import RECIPES
+    from ecg_art.exceptions import ConfigError
+    from recipes.paper import check_stage_settings
+
+    subset = dataclasses.replace(PROFILES["full"], stages=("baseline", "detector"))
+    check_stage_settings(subset, RECIPES.names())  # fusion's settings are kept, unused
+    assert _stage(subset, "detector").det_train_n == 5000
+    with pytest.raises(ConfigError, match="unknown stages atn"):
+        check_stage_settings(dataclasses.replace(subset, stage_settings=(("atn", "nb_epochs", 1),)), RECIPES.names())
