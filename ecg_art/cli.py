@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import logging
 import sys
 from types import ModuleType
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from ecg_art.exceptions import ConfigError, EcgArtError, RegistryError
 from ecg_art.registry import Registry
@@ -303,12 +304,34 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM (``kill``, a batch scheduler's stop) into ``KeyboardInterrupt`` while the block runs, so open MLflow
+    runs are closed as KILLED and the interrupted-run message is printed, as for Ctrl-C. Main thread only."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _raise(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, _raise)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(name)s %(levelname)s: %(message)s", datefmt="%H:%M:%S")
     try:
-        return int(args.func(args) or 0)
+        with _terminate_as_interrupt():
+            return int(args.func(args) or 0)
     except EcgArtError as exc:
         print(f"ecg-art: error: {exc}", file=sys.stderr)
         return 2

@@ -45,3 +45,35 @@ def test_list_recipes(capsys):
     assert main(["list", "recipes"]) == 0
     names = capsys.readouterr().out.split()
     assert {"baseline", "at", "nsr", "at-nsr", "paper"} <= set(names)
+
+
+def test_sigterm_closes_the_mlflow_run_as_killed_and_exits_130(tmp_path, monkeypatch, capsys):
+    """A job stopped with ``kill`` (SIGTERM) is handled like Ctrl-C: its MLflow run is marked KILLED, not left
+    RUNNING, and the command exits 130 with the resume hint."""
+    import os
+    import signal
+    import types
+
+    from mlflow import MlflowClient
+
+    from ecg_art.cli import RECIPES
+    from ecg_art.tracking import Tracker
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+    @dataclasses.dataclass(frozen=True)
+    class Cfg:
+        tracking_uri: str | None = None
+
+    def run(cfg):
+        with Tracker("sigterm", run_name="victim", tracking_uri=cfg.tracking_uri):
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setitem(RECIPES._items, "victim", types.SimpleNamespace(PROFILES={"quick": Cfg()}, run=run))
+    before = signal.getsignal(signal.SIGTERM)
+    assert main(["run", "victim", "--tracking-uri", uri]) == 130
+    assert "--resume" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGTERM) is before  # the handler is the caller's again
+    client = MlflowClient(tracking_uri=uri)
+    (run_info,) = client.search_runs([client.get_experiment_by_name("sigterm").experiment_id])
+    assert run_info.info.status == "KILLED"
