@@ -58,7 +58,8 @@ PROFILES: dict[str, Config] = {
     # quick: the defences fine-tune the baseline and APGD runs 25 steps, to fit minutes on 2 CPU cores
     "quick": Config(profile="quick", apgd_steps=25, warm_start=True),
     # full: every training beat, the baseline trained to convergence, the defences fine-tune it for 6 epochs over every
-    # training beat, APGD-CE/DLR at 100 steps, 2,000 attacked test beats per model: about an hour on one CPU thread.
+    # training beat, APGD-CE/DLR at 100 steps, 2,000 attacked test beats per model: 1 h 55 min of one CPU thread on
+    # the intra-patient split, 1 h 23 min on DS1 -> DS2 (README).
     # `--set warm_start=false` trains each defence from scratch for 40 epochs instead (a GPU job).
     "full": Config(profile="full", warm_start=True, finetune_epochs=6, eval_n=2000, stage_settings=(
         ("baseline", "nb_epochs", 30), ("baseline", "patience", 6),
