@@ -55,10 +55,13 @@ def apply_overrides(cfg, overrides: Sequence[str]):
             value = json.loads(raw)
         except json.JSONDecodeError:
             value = raw
-        if isinstance(value, list):
-            value = tuple(value)
-        changes[key] = value
+        changes[key] = _tuples(value)
     return dataclasses.replace(cfg, **changes)
+
+
+def _tuples(value):
+    """JSON lists as tuples, nested ones too, so a frozen config stays hashable (``[["a", 1]]`` -> ``(("a", 1),)``)."""
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
 
 
 def _cmd_data_info(args: argparse.Namespace) -> int:

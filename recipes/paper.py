@@ -96,7 +96,7 @@ def _stage_config(cfg: Config, recipe, stage: str, init_from: str | None) -> Any
         if item[1] not in names:
             raise ConfigError(f"bad stage_settings entry {item!r}: stage {stage!r} has no field {item[1]!r} "
                               f"(fields: {', '.join(sorted(names))})")
-        own[item[1]] = tuple(item[2]) if isinstance(item[2], list) else item[2]
+        own[item[1]] = item[2]
     return dataclasses.replace(scfg, **own)
 
 
