@@ -215,27 +215,37 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
+    import re
     from pathlib import Path
 
     from ecg_art.evaluation import compare_runs, comparison_figure, comparison_table
+    from ecg_art.evaluation.compare import is_detector_metric
+    from ecg_art.tracking import latest_experiment
 
+    experiment = args.experiment
+    if experiment is None:
+        experiment = latest_experiment(tracking_uri=args.tracking_uri)
+        print(f"experiment: {experiment} (the most recently active; choose another with --experiment)")
     metrics = [m.strip() for item in (args.metric or []) for m in item.split(",") if m.strip()]
     params = [p.strip() for item in args.param for p in item.split(",") if p.strip()] if args.param else None
-    rows, params, metrics = compare_runs(args.experiment, metrics=metrics or None, params=params,
+    rows, params, metrics = compare_runs(experiment, metrics=metrics or None, params=params,
                                          tracking_uri=args.tracking_uri, filter_string=args.filter or "")
     if not rows:
-        print(f"no runs in experiment {args.experiment!r}")
+        print(f"no runs in experiment {experiment!r}" + (" with any of the metrics" if metrics else ""))
         return 0
-    table = comparison_table(rows, params=params, metrics=metrics)
+    groups = [m for m in ([k for k in metrics if not is_detector_metric(k)],
+                          [k for k in metrics if is_detector_metric(k)]) if m] or [[]]
+    table = "\n\n".join(comparison_table(rows, params=params, metrics=m) for m in groups)
     print(table)
     if args.output:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(f"# Runs of experiment `{args.experiment}`\n\n{table}\n")
+        Path(args.output).write_text(f"# Runs of experiment `{experiment}`\n\n{table}\n")
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", experiment)
     plot = Path(args.plot) if args.plot else (Path(args.output).with_suffix(".png") if args.output
-                                              else Path("results") / f"compare-{args.experiment}.png")
+                                              else Path("results") / f"compare-{safe}.png")
     if metrics:
         plot.parent.mkdir(parents=True, exist_ok=True)
-        comparison_figure(rows, metrics=metrics, title=f"experiment {args.experiment}").savefig(plot, dpi=150)
+        comparison_figure(rows, metrics=metrics, title=f"experiment {experiment}").savefig(plot, dpi=150)
         print(f"\nbar plot: {plot}")
     return 0
 
@@ -295,13 +305,15 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--strict", action="store_true", help="exit 1 when a sanity check fails")
     b.set_defaults(func=_cmd_benchmark)
 
-    c = sub.add_parser("compare", help="table and bar plot of logged runs")
-    c.add_argument("--experiment", default="ecg_art")
-    c.add_argument("--metric", action="append", metavar="M", help="metric key(s), repeatable or comma-separated")
+    c = sub.add_parser("compare", help="table and bar plot of logged runs (default: the latest experiment)")
+    c.add_argument("--experiment", help="MLflow experiment (default: the one with the most recently started run)")
+    c.add_argument("--metric", action="append", metavar="M",
+                   help="metric key(s), repeatable or comma-separated (default: the headline accuracies at each eps "
+                        "and the detector AUCs)")
     c.add_argument("--param", action="append", metavar="P", help="param key(s) shown as columns")
     c.add_argument("--filter", help="MLflow search filter, e.g. \"params.model = 'baseline_cnn'\"")
     c.add_argument("--output", help="write the table to this markdown file (and the plot beside it)")
-    c.add_argument("--plot", help="bar plot PNG path")
+    c.add_argument("--plot", help="bar plot PNG path (default: results/compare-<experiment>.png)")
     c.add_argument("--tracking-uri")
     c.set_defaults(func=_cmd_compare)
     return p

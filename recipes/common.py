@@ -28,6 +28,7 @@ class Config:
     data_dir: str | None = None
     cache_dir: str | None = None
     split: str = "intra"
+    val_by_record: bool = False  # inter split: validation = whole DS1 records held out (patient-disjoint selection)
     seed: int = 0
     window: int = 256
     r_offset: int = 90
@@ -141,13 +142,20 @@ def results_dir(cfg) -> Path:
     return path
 
 
+BEAT_WINDOW, BEAT_R_OFFSET = 256, 90  # the beat-only models' window: its min-max is the eps unit everywhere
+
+
 def prepare_data(cfg: Config) -> Prepared:
     """Load beats, split them, subsample the training side for the profile, pick the attacked test beats."""
     from ecg_art import data
 
-    ds = data.load_beats(cfg.data_dir, data.BeatConfig(window=cfg.window, r_offset=cfg.r_offset),
+    scale = {}
+    if getattr(cfg, "beat_unit", False):  # a long context scaled in the unit of its beat window (the baseline's input)
+        scale = {"norm_span": (cfg.r_offset - BEAT_R_OFFSET, cfg.r_offset - BEAT_R_OFFSET + BEAT_WINDOW),
+                 "clip": tuple(cfg.context_clip)}
+    ds = data.load_beats(cfg.data_dir, data.BeatConfig(window=cfg.window, r_offset=cfg.r_offset, **scale),
                          cache_dir=cfg.cache_dir)
-    split = data.make_split(ds, cfg.split, seed=cfg.seed)
+    split = data.make_split(ds, cfg.split, seed=cfg.seed, val_by_record=cfg.val_by_record)
     train_idx, val_idx = split.train, split.val
     if cfg.train_n:
         train_idx = data.stratified_subset(train_idx, ds.y, cfg.train_n, seed=cfg.seed)
@@ -161,7 +169,7 @@ def prepare_data(cfg: Config) -> Prepared:
                     ds.x[split.test], ds.y[split.test], eval_idx)
 
 
-def build_classifier(cfg: Config, y_train: np.ndarray, *, model=None):
+def build_classifier(cfg: Config, y_train: np.ndarray, *, model=None, clip_values=(0.0, 1.0)):
     """The registered model ``cfg.model`` wrapped as an ART PyTorchClassifier with class-weighted loss."""
     import torch
 
@@ -185,7 +193,7 @@ def build_classifier(cfg: Config, y_train: np.ndarray, *, model=None):
         logger.info("initialised %s from %s", cfg.model, cfg.init_from)
     weights = class_weights_from_labels(y_train, nb_classes=len(AAMI_CLASSES), power=cfg.class_weight_power)
     return make_classifier(model, input_length=cfg.window, nb_classes=len(AAMI_CLASSES), class_weights=weights,
-                           lr=cfg.lr, device=cfg.device)
+                           lr=cfg.lr, device=cfg.device, clip_values=clip_values)
 
 
 def training_pgd(classifier, *, eps: float, max_iter: int, eps_step: float | None, batch_size: int):
@@ -315,7 +323,7 @@ def format_table(rows: list[dict[str, Any]], columns: list[str], *, percent: tup
 def result_row(name: str, res: dict[str, Any], params: int) -> dict[str, Any]:
     """One table row: clean accuracy and macro-F1 on the test split, adversarial accuracy per (attack, eps)."""
     row: dict[str, Any] = {"model": name, "clean": res["clean"].accuracy, "macro_f1": res["clean"].macro_f1,
-                           "params": params}
+                           "params": params, "sens": res["clean"].sensitivity, "ppv": res["clean"].ppv}
     for r in res["attacks"]:
         row[f"{r.attack}@{r.eps:g}"] = r.adv_accuracy
     row.update(res.get("derived", {}))
@@ -342,7 +350,7 @@ def run_model(cfg: Config, *, make_trainer: Callable[[Config, Any], Any] | None 
         if cfg.log_model:
             tracker.log_model(classifier.model, name="model", input_example=prep.x_val[:2])
         row = result_row(cfg.name, res, params)
-        cols = ["model", "clean", "macro_f1", *[k for k in row if "@" in k], "params"]
+        cols = ["model", "clean", "macro_f1", *[k for k in row if "@" in k], "params"]  # per-class dicts: JSON only
         table = format_table([row], cols, percent=tuple(c for c in cols if c not in ("model", "params")))
         tracker.log_text(table, "table.md")
         write_json(results_dir(cfg) / "results.json", {

@@ -1,7 +1,11 @@
-"""Fusion recipe: FusionNet (CNN on the beat + 12 features re-extracted from the 1024-sample context), trained in two
-stages, attacked as deployed (hard features), adaptively (BPDA) and gradient-free; feature-invariance analysis.
+"""Fusion recipe: FusionNet (CNN on the beat + 12 features re-extracted from the attacked input), attacked as deployed
+(hard features), adaptively (BPDA), gradient-free, under two threat models, and with an attack on its rhythm features.
 
-``ecg-art run fusion --profile quick|full``. The headline ``adaptive@eps`` is the per-beat worst case over every attack.
+``ecg-art run fusion --profile quick|full``: the rhythm-aware model (5 rhythm features from R peaks detected over a
+12 s context + 7 morphology features), adversarially trained with the features re-extracted from every adversarial
+training input (BPDA); the paper job starts its CNN branch from the AT+NSR weights. ``ecg-art run fusion-clean``:
+the same model trained on clean beats (the ablation). The headline ``adaptive@eps`` is the per-beat worst case over
+every attack on the whole context (threat model a); ``beat_only@eps`` the same with the beat window only (b).
 """
 
 from __future__ import annotations
@@ -14,11 +18,13 @@ from typing import Any
 
 import numpy as np
 
+from ecg_art.exceptions import ConfigError
 from recipes.common import Config as BaseConfig
 from recipes.common import (Prepared, Recipe, attack_kwargs, build_classifier, config_params, derived_metrics,
                             format_table, prepare_data, results_dir, run_tracker, set_threads, train, training_pgd)
 
-__all__ = ["Config", "PROFILES", "run", "train_two_stage", "attack_suite", "FUSION_RECIPE"]
+__all__ = ["Config", "PROFILES", "CLEAN_PROFILES", "run", "train_two_stage", "attack_suite", "FUSION_RECIPE",
+           "FUSION_CLEAN_RECIPE"]
 
 logger = logging.getLogger(__name__)
 
@@ -29,8 +35,12 @@ class Config(BaseConfig):
 
     name: str = "fusion"
     model: str = "fusion"
-    window: int = 1024  # context window; the R peak at r_offset, the CNN branch sees [r_offset - 90, +256)
-    r_offset: int = 512
+    feature_set: str = "rhythm"  # "rhythm": 5 rhythm + 7 morphology features; "window": the 12 of a 1024 context
+    window: int = 4320  # context window (10 s before the beat, 2 s after); the CNN branch sees [r_offset - 90, +256)
+    r_offset: int = 3600
+    beat_unit: bool = True  # scale each context by its beat window's min-max: the crop is the baseline's input
+    context_clip: tuple[float, float] = (-4.0, 5.0)  # clip_values in the beat unit (contexts clipped to it)
+    init_cnn_from: str | None = None  # BaselineCNN checkpoint that starts the CNN branch (then no stage 1)
     attacks: tuple[str, ...] = ("fgsm", "pgd", "sap")  # on the deployed model (hard features)
     eps: tuple[float, ...] = (0.05,)  # table budgets (all attacks, adaptive worst case)
     shift_eps: tuple[float, ...] = (0.01, 0.03, 0.05)  # extra budgets of `attacks` for the feature-shift analysis
@@ -48,23 +58,35 @@ class Config(BaseConfig):
     stage2_patience: int = 3
     stage2_lr: float = 1e-3
     freeze_cnn: bool = True  # stage 2 trains the feature MLP and head only (CNN branch and its BatchNorm frozen)
+    head_epochs: int = 1  # before stage 2: clean epochs of the feature MLP and head alone (CNN frozen), so that
+    # stage 2 does not train a given CNN branch (init_cnn_from / stage 1) through a random head
     adv_train: bool = False  # ART AdversarialTrainer with ART PGD in both stages
     train_eps: float = 0.05
     train_pgd_iter: int = 7
     at_ratio: float = 0.5
     train_feature_mode: str = "bpda"  # features' gradient during adversarial training
+    threat_b_n: int = 200  # beats attacked with the beat window only (threat model b); 0: skip
+    feature_attack_eps: tuple[float, ...] = (0.01, 0.03, 0.05)  # attack on the rhythm features (BPDA)
+    feature_attack_n: int = 500
+    feature_attack_steps: int = 20
     changed_tol: float = 0.1  # a feature "changed" on a beat when |Δf| > changed_tol * IQR(clean)
     invariance_tol: float = 0.05  # "nearly invariant": relative shift (median |Δf| / IQR) below this
 
 
 PROFILES: dict[str, Config] = {
+    # the defence: adversarially trained, the whole model in stage 2 (features re-extracted from each PGD input)
     "quick": Config(profile="quick", train_n=8000, val_n=1500, eval_n=200, nb_epochs=6, patience=2,
-                    stage2_epochs=4, stage2_patience=2, square_iter=200),
+                    stage2_epochs=3, stage2_patience=2, square_iter=200, adv_train=True, freeze_cnn=False,
+                    stage2_lr=5e-4, threat_b_n=100, feature_attack_n=200),
     "full": Config(profile="full", train_n=None, val_n=None, eval_n=2000, nb_epochs=40, patience=8,
                    stage2_epochs=20, stage2_patience=5, adaptive_extra_eps=(0.01, 0.03),
-                   blackbox=("square", "hsj"), blackbox_n=300,
+                   blackbox=("square", "hsj"), blackbox_n=300, adv_train=True, freeze_cnn=False, stage2_lr=5e-4,
                    square_iter=1000, hsj_iter=10, hsj_max_eval=500, hsj_init_eval=50),
 }
+#: The ablation: the same model trained on clean beats (CNN branch frozen in stage 2).
+CLEAN_PROFILES: dict[str, Config] = {
+    k: dataclasses.replace(v, name="fusion-clean", adv_train=False, freeze_cnn=True, stage2_lr=1e-3)
+    for k, v in PROFILES.items()}
 
 
 def _make_trainer(cfg: Config, classifier):
@@ -76,29 +98,42 @@ def _make_trainer(cfg: Config, classifier):
 
 
 def train_two_stage(cfg: Config, classifier, prep: Prepared, tracker) -> dict[str, Any]:
-    """Stage 1: CNN branch alone (``output="cnn"``). Stage 2: feature normaliser fit on ``prep.x_train`` only, then
-    the fusion head (and feature MLP) trained with the CNN branch frozen (``cfg.freeze_cnn``) at ``cfg.stage2_lr``.
+    """Stage 1: CNN branch alone (``output="cnn"``; skipped with ``cfg.init_cnn_from``). Stage 2: feature normaliser
+    fit on ``prep.x_train`` only, then the fusion head (and feature MLP) trained with the CNN branch frozen
+    (``cfg.freeze_cnn``) at ``cfg.stage2_lr``; with the CNN branch trained too, ``cfg.head_epochs`` clean epochs of
+    the head alone come first.
     Both stages select their epoch on ``prep.x_val`` (:func:`recipes.common.train`); returns the two histories."""
     model = classifier.model
     trainer = _make_trainer(cfg, classifier) if cfg.adv_train else None
     model.feature_mode = cfg.train_feature_mode if cfg.adv_train else "hard"
     try:
-        model.output = "cnn"
-        h1 = train(cfg, classifier, prep, tracker, trainer=trainer, stage="stage1")
+        h1 = None
+        if not cfg.init_cnn_from:  # else the CNN branch comes trained (e.g. the AT+NSR model)
+            model.output = "cnn"
+            h1 = train(cfg, classifier, prep, tracker, trainer=trainer, stage="stage1")
         f_train = model.fit_feature_normalizer(prep.x_train)
         model.output = "fusion"
-        if cfg.freeze_cnn:
-            model.freeze("cnn")
         for group in classifier.optimizer.param_groups:
             group["lr"] = cfg.stage2_lr
+        h0 = None
+        if cfg.head_epochs and not cfg.freeze_cnn:
+            model.freeze("cnn")
+            model.feature_mode = "hard"
+            h0 = train(dataclasses.replace(cfg, nb_epochs=cfg.head_epochs, patience=cfg.head_epochs), classifier,
+                       prep, tracker, stage="head")
+            model.unfreeze("cnn")
+            model.feature_mode = cfg.train_feature_mode if cfg.adv_train else "hard"
+        if cfg.freeze_cnn:
+            model.freeze("cnn")
         cfg2 = dataclasses.replace(cfg, nb_epochs=cfg.stage2_epochs, patience=cfg.stage2_patience)
         h2 = train(cfg2, classifier, prep, tracker, trainer=trainer, stage="stage2")
     finally:
         model.feature_mode = "hard"
     model.eval()
-    logger.info("stage 1 best val macro-F1 %.4f (epoch %d), stage 2 %.4f (epoch %d); normaliser on %d train beats",
-                h1.best_score, h1.best_epoch, h2.best_score, h2.best_epoch, len(f_train))
-    return {"stage1": h1, "stage2": h2, "n_normalizer": len(f_train)}
+    logger.info("stage 1 best val macro-F1 %s, stage 2 %.4f (epoch %d); normaliser on %d train beats",
+                f"{h1.best_score:.4f} (epoch {h1.best_epoch})" if h1 else f"skipped ({cfg.init_cnn_from})",
+                h2.best_score, h2.best_epoch, len(f_train))
+    return {"stage1": h1, "head": h0, "stage2": h2, "n_normalizer": len(f_train)}
 
 
 def attack_suite(cfg: Config, classifier, x: np.ndarray, y: np.ndarray, *, attacks: tuple[str, ...],
@@ -142,8 +177,6 @@ def _blackbox(cfg: Config, classifier, x: np.ndarray, y: np.ndarray, eps: tuple[
                                             init_eval=cfg.hsj_init_eval, batch_size=cfg.attack_batch_size,
                                             seed=cfg.seed)
             else:
-                from ecg_art.exceptions import ConfigError
-
                 raise ConfigError(f"`blackbox` entries must be 'square' or 'hsj', got {name!r}")
             x_adv = attack.generate(x, y)
             key = f"{name}@{e:g}"
@@ -155,18 +188,37 @@ def _blackbox(cfg: Config, classifier, x: np.ndarray, y: np.ndarray, eps: tuple[
     return rows, correct
 
 
-def _invariance(cfg: Config, x: np.ndarray, adv: dict[str, np.ndarray], tracker) -> dict[str, Any]:
+def _hard_features(model, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    """The model's raw (unstandardised) hard-mode features of context windows ``x``."""
+    import torch
+
+    mode, model.feature_mode = model.feature_mode, "hard"
+    dev = next(model.parameters()).device
+    try:
+        with torch.no_grad():
+            return torch.cat([model.extractor(torch.as_tensor(x[i:i + batch_size]).to(dev)).cpu()
+                              for i in range(0, len(x), batch_size)]).numpy()
+    finally:
+        model.feature_mode = mode
+
+
+def _invariance(cfg: Config, model, x: np.ndarray, adv: dict[str, np.ndarray], tracker) -> dict[str, Any]:
     """Per-feature shift tables, distribution plots and the RR-vs-morphology verdict, logged as artifacts."""
     from ecg_art.features import plot_feature_shift, shift_summary, shift_table, shift_vs_eps_figure
 
-    summary = shift_summary(x, adv, r_index=cfg.r_offset, changed_tol=cfg.changed_tol)
+    names = tuple(model.feature_names)
+    feats = {k: _hard_features(model, v) for k, v in adv.items()}
+    x = _hard_features(model, x)
+    adv = feats
+    summary = shift_summary(x, adv, r_index=cfg.r_offset, changed_tol=cfg.changed_tol, names=names)
     hard = {k: v for k, v in summary.items() if not k.startswith("bpda-")}
     tracker.log_figure(shift_vs_eps_figure(hard), "invariance/shift_vs_eps.png")
     tracker.log_figure(shift_vs_eps_figure(hard, value="changed"), "invariance/changed_vs_eps.png")
     top = max(cfg.shift_eps + cfg.eps)
     for key in adv:
         if key.endswith(f"@{top:g}"):
-            fig = plot_feature_shift(x, adv[key], r_index=cfg.r_offset, title=f"features: clean vs {key}")
+            fig = plot_feature_shift(x, adv[key], r_index=cfg.r_offset, title=f"features: clean vs {key}",
+                                     names=names)
             tracker.log_figure(fig, f"invariance/hist_{key.replace('@', '_eps')}.png")
     verdicts = {k: bool(s["rr_shift"] < cfg.invariance_tol <= s["morph_shift"]) for k, s in summary.items()}
     text = (f"Relative shift median|Δf|/IQR(clean), n={len(x)} test beats, hard-mode features\n\n"
@@ -178,6 +230,43 @@ def _invariance(cfg: Config, x: np.ndarray, adv: dict[str, np.ndarray], tracker)
     tracker.log_text(text, "invariance/feature_shift.md")
     tracker.log_dict({"summary": summary, "claim_holds": verdicts}, "invariance/feature_shift.json")
     return {"summary": summary, "claim_holds": verdicts, "text": text}
+
+
+def _feature_attack(cfg: Config, model, x: np.ndarray, tracker) -> dict[str, Any]:
+    """How far attacks aimed at the rhythm features move them (hard re-extraction), per eps: per beat the larger
+    change of (1) PGD on their standardised change through BPDA and (2) PGD on the R-peak detector's threshold
+    margins (create a QRS where none was found, erase one that was)."""
+    import torch
+
+    from ecg_art.features.rpeak_validation import attack_detector
+    from ecg_art.features.threat import rhythm_feature_attack
+
+    names = list(model.feature_names)
+    cols = [i for i, n in enumerate(names) if n.startswith("rr_")]
+    clip = tuple(cfg.context_clip) if cfg.beat_unit else (0.0, 1.0)
+    dev = next(model.parameters()).device
+    f0 = _hard_features(model, x)[:, cols]
+    out: dict[str, Any] = {}
+    for e in cfg.feature_attack_eps:
+        t0 = time.perf_counter()
+        x_bpda = rhythm_feature_attack(model.extractor, x, eps=e, steps=cfg.feature_attack_steps, columns=tuple(cols),
+                                       scale=model.normalizer.std.cpu().numpy()[cols], clip_values=clip,
+                                       batch_size=cfg.attack_batch_size // 2, device=dev)
+        x_margin = np.concatenate([
+            attack_detector(torch.as_tensor(x[i:i + 128]).to(dev), eps=e, steps=cfg.feature_attack_steps,
+                            fs=model.extractor.rhythm.fs, config=model.extractor.rhythm.detector.config
+                            ).clamp(*clip).cpu().numpy() for i in range(0, len(x), 128)])
+        d = np.maximum(np.abs(_hard_features(model, x_bpda)[:, cols] - f0),
+                       np.abs(_hard_features(model, x_margin)[:, cols] - f0))
+        row: dict[str, Any] = {"eps": e, "n": len(x), "seconds": time.perf_counter() - t0}
+        for j, c in enumerate(cols):
+            row[f"{names[c]}_median"] = float(np.median(d[:, j]))
+            row[f"{names[c]}_p95"] = float(np.percentile(d[:, j], 95))
+            # beats whose interval moved by more than 50 ms (normalised RR: by more than 0.1)
+            row[f"{names[c]}_moved"] = float((d[:, j] > (0.1 if names[c].endswith("_norm") else 0.05)).mean())
+        out[f"{e:g}"] = row
+        tracker.log_metrics({f"feature_attack_{k}_eps{e:g}": v for k, v in row.items() if k not in ("eps", "n")})
+    return out
 
 
 def run(cfg: Config, *, tracker=None) -> dict[str, Any]:
@@ -196,8 +285,19 @@ def run(cfg: Config, *, tracker=None) -> dict[str, Any]:
     t0 = time.perf_counter()
     prep = prepare_data(cfg)
     torch.manual_seed(cfg.seed)
-    model = FusionNet(context_length=cfg.window, r_index=cfg.r_offset)
-    classifier = build_classifier(cfg, prep.y_train, model=model)
+    model = FusionNet(context_length=cfg.window, r_index=cfg.r_offset, feature_set=cfg.feature_set)
+    if cfg.init_cnn_from:
+        from ecg_art.exceptions import CheckpointError
+        from ecg_art.io import load_checkpoint
+
+        try:
+            model.load_cnn_branch(load_checkpoint(cfg.init_cnn_from)["model"])
+        except (KeyError, ConfigError) as exc:
+            raise CheckpointError(f"`init_cnn_from` checkpoint {cfg.init_cnn_from!r} does not fit the CNN branch: "
+                                  f"{exc}") from exc
+        logger.info("CNN branch initialised from %s", cfg.init_cnn_from)
+    classifier = build_classifier(cfg, prep.y_train, model=model,
+                                  clip_values=tuple(cfg.context_clip) if cfg.beat_unit else (0.0, 1.0))
     params = count_parameters(model)
     with run_tracker(cfg, tracker) as tracker:
         tracker.log_params({**config_params(cfg), **prep.sizes(), "params": params,
@@ -232,17 +332,42 @@ def run(cfg: Config, *, tracker=None) -> dict[str, Any]:
                                  f"adaptive_grad_acc_eps{e:g}": adaptive[f"{e:g}"]["worst_case_gradient_eval_set"]})
         for key, r in rows.items():
             tracker.log_metrics({f"adv_acc_{key.replace('@', '_eps')}": r["adv_accuracy"]})
-        inv = _invariance(cfg, x, adv, tracker)
+        inv = _invariance(cfg, model, x, adv, tracker)
+        beat_only: dict[str, Any] = {}
+        if cfg.threat_b_n:
+            from ecg_art.features.threat import evaluate_beat_window_only
+
+            sub_b = np.sort(np.random.default_rng(cfg.seed + 5).permutation(len(y))[:cfg.threat_b_n])
+            cb: dict[str, np.ndarray] = {}
+            for mode, names in (("hard", cfg.attacks), ("bpda", cfg.adaptive_attacks)):
+                model.feature_mode = mode
+                try:
+                    res_b = evaluate_beat_window_only(model, x[sub_b], y[sub_b], attacks=names, eps=adaptive_eps,
+                                                      attack_kwargs=attack_kwargs(cfg, names), device=cfg.device)
+                finally:
+                    model.feature_mode = "hard"
+                cb.update({f"{'bpda-' if mode == 'bpda' else ''}{a}@{e:g}": v for (a, e), v in res_b.items()})
+            for e in adaptive_eps:
+                at_e = {k: v for k, v in cb.items() if k.endswith(f"@{e:g}")}
+                beat_only[f"{e:g}"] = {"worst_case": float(worst_case_correct(at_e, clean=clean_ok[sub_b]).mean()),
+                                       "n": int(len(sub_b)), "per_attack": {k: float(v.mean()) for k, v in at_e.items()}}
+                tracker.log_metrics({f"beat_only_acc_eps{e:g}": beat_only[f"{e:g}"]["worst_case"]})
+        feature_attack = _feature_attack(cfg, model, x[:cfg.feature_attack_n], tracker) \
+            if cfg.feature_attack_n and model.feature_set == "rhythm" else {}
         if cfg.log_model:
             tracker.log_model(classifier.model, name="model", input_example=prep.x_val[:2])
-        row: dict[str, Any] = {"model": cfg.name, "clean": clean.accuracy, "macro_f1": clean.macro_f1}
+        row: dict[str, Any] = {"model": cfg.name, "clean": clean.accuracy, "macro_f1": clean.macro_f1,
+                               "sens": clean.sensitivity, "ppv": clean.ppv}
         row.update({f"{a}@{e:g}": rows[f"{a}@{e:g}"]["adv_accuracy"] for a in cfg.attacks for e in cfg.eps})
         # worst case / AutoAttack / ACC_robust over the attacks on the deployed model, as for the other models
-        row.update(derived_metrics(classifier, {(a, e): adv[f"{a}@{e:g}"] for a in cfg.attacks for e in cfg.eps},
-                                   y, float(clean_ok.mean()), tuple(cfg.eps), clean_correct=clean_ok))
+        derived = derived_metrics(classifier, {(a, e): adv[f"{a}@{e:g}"] for a in cfg.attacks for e in cfg.eps},
+                                  y, float(clean_ok.mean()), tuple(cfg.eps), clean_correct=clean_ok)
+        row.update(derived)
+        tracker.log_metrics({k.replace("@", "_eps"): v for k, v in derived.items()})
         row.update({f"adaptive@{e:g}": adaptive[f"{e:g}"]["worst_case_all"] for e in cfg.eps})
+        row.update({f"beat_only@{e:g}": beat_only[f"{e:g}"]["worst_case"] for e in cfg.eps if f"{e:g}" in beat_only})
         row["params"] = params
-        cols = list(row)
+        cols = [c for c, v in row.items() if not isinstance(v, dict)]
         table = format_table([row], cols, percent=tuple(c for c in cols if c not in ("model", "params")))
         detail = format_table([{"key": k, **r} for k, r in rows.items()], ["key", "mode", "n", "adv_accuracy"],
                               percent=("adv_accuracy",))
@@ -251,12 +376,25 @@ def run(cfg: Config, *, tracker=None) -> dict[str, Any]:
             ["eps", "worst_case_all", "n", "worst_case_gradient_eval_set", "n_eval", "broken_only_by_blackbox"],
             percent=("worst_case_all", "worst_case_gradient_eval_set"))
         detail = f"{detail}\n\nAdaptive (per-beat worst case, clean errors count as broken)\n\n{adaptive_table}"
+        if beat_only:
+            detail += "\n\nThreat model (b), beat window only (worst case over the hard and BPDA attacks)\n\n" + \
+                format_table([{"eps": e, **v} for e, v in beat_only.items()], ["eps", "worst_case", "n"],
+                             percent=("worst_case",))
+        if feature_attack:
+            fa_cols = ["eps", "n"] + [k for k in next(iter(feature_attack.values())) if k.endswith(("_median",
+                                                                                                  "_moved"))]
+            detail += ("\n\nAttacks on the rhythm features (per beat the larger change of a BPDA attack on the "
+                       "features and one on the R-peak detector's margins; |Δ| median in s or ratio units, _moved = "
+                       "share of beats moved > 50 ms / 0.1)\n\n" +
+                       format_table(list(feature_attack.values()), fa_cols))
         seconds = time.perf_counter() - t0
         tracker.log_metrics({"train_seconds_total": t_train, "total_seconds": seconds})
         tracker.log_text(f"{table}\n\n{detail}\n", "table.md")
         result = {"config": cfg.to_dict(), "row": row, "attacks": rows, "adaptive": adaptive,
                   "clean": clean.to_dict(), "claim_holds": inv["claim_holds"], "seconds": seconds,
-                  "best_epochs": {k: stages[k].best_epoch for k in ("stage1", "stage2")}, "run_id": tracker.run_id}
+                  "beat_only": beat_only, "feature_attack": feature_attack,
+                  "best_epochs": {k: stages[k].best_epoch for k in ("stage1", "head", "stage2") if stages[k] is not None},
+                  "run_id": tracker.run_id}
         tracker.log_dict(result, "results.json")
         write_json(results_dir(cfg) / "results.json", result)
     n_sub = len(sub)
@@ -267,6 +405,7 @@ def run(cfg: Config, *, tracker=None) -> dict[str, Any]:
 
 
 FUSION_RECIPE = Recipe("fusion", PROFILES, run)
+FUSION_CLEAN_RECIPE = Recipe("fusion-clean", CLEAN_PROFILES, run)
 
 if __name__ == "__main__":
     run(PROFILES["quick"])

@@ -29,10 +29,12 @@ class Config:
 
     name: str = "paper"
     profile: str = "quick"
-    stages: tuple[str, ...] = ("baseline", "at", "nsr", "at-nsr", "fusion", "detector")
+    stages: tuple[str, ...] = ("baseline", "at", "nsr", "at-nsr", "fusion", "fusion-clean", "detector")
     data_dir: str | None = None
     cache_dir: str | None = None
     split: str = "intra"
+    # inter: select every model on whole DS1 records held out of training (patient-disjoint); None: True for inter
+    val_by_record: bool | None = None
     seed: int = 0
     eps: tuple[float, ...] = (0.05,)
     # PGD-100 too, so ACC_robust is the reference's sqrt(clean x mean(FGSM, PGD-20, PGD-100, SAP))
@@ -56,24 +58,37 @@ class Config:
 
 PROFILES: dict[str, Config] = {
     # quick: the defences fine-tune the baseline and APGD runs 25 steps, to fit minutes on 2 CPU cores
-    "quick": Config(profile="quick", apgd_steps=25, warm_start=True),
+    "quick": Config(profile="quick", apgd_steps=25, warm_start=True, stage_settings=(
+        # the ablation's extractor is the defended model's: the feature attack and threat model (b) are run once
+        ("fusion-clean", "threat_b_n", 0), ("fusion-clean", "feature_attack_n", 0))),
     # full: every training beat, the baseline trained to convergence, the defences fine-tune it for 6 epochs over every
     # training beat, APGD-CE/DLR at 100 steps, 2,000 attacked test beats per model: 1 h 55 min of one CPU thread on
     # the intra-patient split, 1 h 23 min on DS1 -> DS2 (README).
     # `--set warm_start=false` trains each defence from scratch for 40 epochs instead (a GPU job).
     "full": Config(profile="full", warm_start=True, finetune_epochs=6, eval_n=2000, stage_settings=(
         ("baseline", "nb_epochs", 30), ("baseline", "patience", 6),
-        ("fusion", "nb_epochs", 12), ("fusion", "patience", 4), ("fusion", "stage2_epochs", 6),
-        ("fusion", "stage2_patience", 3), ("fusion", "blackbox", ("square",)), ("fusion", "blackbox_n", 200),
+        # fusion: the CNN branch comes from AT+NSR (fusion-clean: from the baseline), so stage 2 only:
+        # whole-model adversarial training with BPDA features, 4 epochs (6 clean epochs of the head for the ablation)
+        ("fusion", "stage2_epochs", 4), ("fusion", "stage2_patience", 2), ("fusion", "blackbox", ("square",)),
+        ("fusion", "blackbox_n", 200), ("fusion", "adaptive_extra_eps", ()),
+        ("fusion-clean", "stage2_epochs", 6), ("fusion-clean", "stage2_patience", 3),
+        ("fusion-clean", "blackbox", ("square",)), ("fusion-clean", "blackbox_n", 200),
+        ("fusion-clean", "adaptive_extra_eps", ()), ("fusion-clean", "eval_n", 1000),
         ("detector", "det_train_n", 5000), ("detector", "det_val_n", 1500), ("detector", "det_test_n", 2000),
         ("detector", "det_epochs", 15), ("detector", "adaptive_eps", (0.05,)))),
 }
 DEFENCES = ("at", "nsr", "at-nsr")
 
 
-def _stage_config(cfg: Config, recipe, stage: str, init_from: str | None) -> Any:
+# Where each fusion stage's CNN branch starts: the defended model from AT+NSR, the clean ablation from the baseline.
+FUSION_CNN_FROM = {"fusion": "at-nsr", "fusion-clean": "baseline"}
+
+
+def _stage_config(cfg: Config, recipe, stage: str, init_from: str | None,
+                  checkpoints: dict[str, str] | None = None) -> Any:
     base = recipe.PROFILES[cfg.profile]
     shared = {"data_dir": cfg.data_dir, "cache_dir": cfg.cache_dir, "split": cfg.split, "seed": cfg.seed,
+              "val_by_record": cfg.split == "inter" if cfg.val_by_record is None else cfg.val_by_record,
               "eps": cfg.eps, "attacks": cfg.attacks, "apgd_steps": cfg.apgd_steps, "experiment": cfg.experiment, "tracking_uri": cfg.tracking_uri,
               "device": cfg.device, "resume": cfg.resume, "output_dir": cfg.output_dir, "threads": cfg.threads}
     if cfg.eval_n is not None:
@@ -81,6 +96,9 @@ def _stage_config(cfg: Config, recipe, stage: str, init_from: str | None) -> Any
     if stage == "detector":  # the detector scores its own attack set (seen and unseen in its training)
         shared.pop("attacks")
         shared.pop("eps")
+    source = (checkpoints or {}).get(FUSION_CNN_FROM.get(stage, ""))
+    if source:
+        shared["init_cnn_from"] = source
     if init_from and (stage == "detector" or (stage in DEFENCES and cfg.warm_start)):
         shared["init_from"] = init_from  # the detector guards the baseline; quick defences fine-tune it
         if stage in DEFENCES:
@@ -113,6 +131,7 @@ def run(cfg: Config) -> list[dict[str, Any]]:
     from ecg_art.cli import RECIPES
     from ecg_art.exceptions import RegistryError
     from ecg_art.io import write_json
+    from ecg_art.report import report_from_paper_dir
     from ecg_art.tracking import Tracker
     from recipes.common import results_dir
 
@@ -122,6 +141,7 @@ def run(cfg: Config) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     missing: list[str] = []
     baseline_ckpt: str | None = None
+    checkpoints: dict[str, str] = {}  # selected weights of the beat-only models, for the fusion stages
     t0 = time.perf_counter()
     with Tracker(cfg.experiment, run_name=f"paper-{cfg.profile}", tracking_uri=cfg.tracking_uri) as parent:
         parent.log_params(config_params(cfg))
@@ -132,30 +152,38 @@ def run(cfg: Config) -> list[dict[str, Any]]:
                 logger.warning("stage %r: not yet implemented (no recipe registered); skipped", stage)
                 missing.append(stage)
                 continue
-            scfg = _stage_config(cfg, recipe, stage, baseline_ckpt)
+            scfg = _stage_config(cfg, recipe, stage, baseline_ckpt, checkpoints)
+            if stage == "baseline" or stage in DEFENCES:
+                checkpoints[stage] = str(results_dir(scfg) / "checkpoints-train" / "best.pt")
             if stage == "baseline":
-                baseline_ckpt = str(results_dir(scfg) / "checkpoints-train" / "best.pt")
+                baseline_ckpt = checkpoints[stage]
             done = results_dir(scfg) / "results.json"
             if cfg.resume and done.is_file():
                 logger.info("stage %r: reusing finished run %s", stage, done)
-                rows.append(json.loads(done.read_text())["row"])
+                finished = json.loads(done.read_text())
+                row = finished["row"]
+                for key in ("sensitivity", "ppv"):  # per-class figures of runs whose row did not carry them
+                    row.setdefault("sens" if key == "sensitivity" else key, finished.get("clean", {}).get(key))
+                rows.append(row)
                 continue
             ts = time.perf_counter()
             with parent.child(stage) as child:
                 row = recipe.run(scfg) if not _accepts_tracker(recipe) else recipe.run(scfg, tracker=child)
                 child.log_metrics({"stage_seconds": time.perf_counter() - ts})
             rows.append(row)
-        table = tables(rows, cfg.eps)
+        table = tables(rows, cfg.eps, split=cfg.split)
         if missing:
             table += f"\n\nNot yet implemented: {', '.join(missing)}."
         seconds = time.perf_counter() - t0
         parent.log_metrics({"total_seconds": seconds})
         parent.log_text(table, "paper_table.md")
         parent.log_dict({"rows": rows, "missing": missing, "config": cfg.to_dict()}, "paper_table.json")
-    (out / "table.md").write_text(table + "\n")
-    write_json(out / "table.json", {"rows": rows, "missing": missing, "config": cfg.to_dict(), "seconds": seconds})
+        (out / "table.md").write_text(table + "\n")
+        write_json(out / "table.json", {"rows": rows, "missing": missing, "config": cfg.to_dict(), "seconds": seconds})
+        report = report_from_paper_dir(out)  # one self-contained HTML page: tables, figures, commands, versions
+        parent.log_artifact(report)
     print(f"\npaper ({cfg.profile}, {cfg.split} split, eps {', '.join(f'{e:g}' for e in cfg.eps)} in normalised "
-          f"beat units; accuracies in %; {seconds / 60:.1f} min)\n{table}\nwritten to {out}/table.md")
+          f"beat units; accuracies in %; {seconds / 60:.1f} min)\n{table}\nwritten to {out}/table.md; report: {report}")
     return rows
 
 
@@ -169,15 +197,37 @@ def _accepts_tracker(recipe) -> bool:
 MODEL_COLUMNS = (("pgd", "PGD-20"), ("sap", "SAP"))
 EXTRA_COLUMNS = (("fgsm", "FGSM"), ("pgd-100", "PGD-100"), ("autoattack", "AutoAttack (APGD-CE+DLR)"),
                  ("worst", "worst case"),
-                 ("acc_robust", "ACC_robust"), ("adaptive", "adaptive (fusion)"))
+                 ("acc_robust", "ACC_robust"), ("adaptive", "adaptive worst (fusion; a: whole context)"),
+                 ("beat_only", "adaptive worst (fusion; b: beat window only)"))
+#: The AAMI EC57 classes of the field's per-class table (Q is too rare in MIT-BIH to score).
+AAMI_TABLE_CLASSES = ("N", "S", "V", "F")
+#: de Chazal, O'Dwyer & Reilly, IEEE TBME 51(7):1196-1206 (2004), linear discriminants on RR + morphology features,
+#: DS1 -> DS2 gross results as published (sensitivity / positive predictivity, fractions).
+DE_CHAZAL_2004 = {"model": "de Chazal et al. 2004 (published; DS1 -> DS2)",
+                  "sens": {"N": 0.869, "S": 0.759, "V": 0.777, "F": 0.894},
+                  "ppv": {"N": 0.992, "S": 0.385, "V": 0.819, "F": 0.086}}
 DETECTOR_COLUMNS = (("detector_auc", "AUC (non-adaptive, mean)"), ("detector_auc_seen", "AUC seen attacks"),
                     ("detector_auc_unseen", "AUC unseen attacks"), ("detector_tpr5", "TPR @ 5% FPR"),
                     ("detector_auc_adaptive", "AUC adaptive"),
                     ("detector_joint_success_adaptive", "adaptive joint success"))
 
 
-def tables(rows: list[dict[str, Any]], eps: tuple[float, ...]) -> str:
-    """The models table in the reference's format (extended) and the detector table, as markdown."""
+def aami_table(rows: list[dict[str, Any]], *, reference: dict[str, Any] | None = None) -> str:
+    """Per-class sensitivity (Se) and positive predictivity (+P) on the clean test split, the field's AAMI EC57 table
+    (N, S, V, F), one row per model that reports them, plus ``reference`` (e.g. :data:`DE_CHAZAL_2004`)."""
+    cols = ["model"] + [f"{m}_{c}" for c in AAMI_TABLE_CLASSES for m in ("sens", "ppv")]
+    headers = {"model": "Model", **{f"{m}_{c}": f"{c} {'Se' if m == 'sens' else '+P'}" for c in AAMI_TABLE_CLASSES
+                                    for m in ("sens", "ppv")}}
+    flat = []
+    for r in [*(x for x in rows if isinstance(x.get("sens"), dict)), *([reference] if reference else [])]:
+        flat.append({"model": r["model"], **{f"{m}_{c}": float(r[m][c]) for m in ("sens", "ppv") for c in
+                                              AAMI_TABLE_CLASSES if r.get(m, {}).get(c) is not None}})
+    return format_table(flat, cols, percent=tuple(cols[1:]), headers=headers) if flat else ""
+
+
+def tables(rows: list[dict[str, Any]], eps: tuple[float, ...], *, split: str = "intra") -> str:
+    """The models table in the reference's format (extended), the AAMI per-class table (with de Chazal's published
+    row on the inter-patient split) and the detector table, as markdown."""
     models = [r for r in rows if "clean" in r]
     detectors = [r for r in rows if "detector_auc" in r]
     cols, headers = ["model", "clean"], {"model": "Model", "clean": "Clean"}
@@ -194,6 +244,10 @@ def tables(rows: list[dict[str, Any]], eps: tuple[float, ...]) -> str:
                 headers[cols[-1]] = f"{label} @{e:g}"
     out = format_table(models, cols, percent=tuple(c for c in cols if c not in ("model", "params")),
                        headers=headers)
+    aami = aami_table(models, reference=DE_CHAZAL_2004 if split == "inter" else None)
+    if aami:
+        out += "\n\nPer class on the clean test split (AAMI EC57; Se = sensitivity, +P = positive predictivity, %):\n" \
+            + aami
     if detectors:
         dcols = ["model"] + [k for k, _ in DETECTOR_COLUMNS if any(k in r for r in detectors)]
         out += "\n\nDetector (held-out test split; AUC and rates in %):\n" + format_table(

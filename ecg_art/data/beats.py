@@ -52,6 +52,13 @@ class BeatConfig:
         in. ``"zscore"`` gives zero mean and unit variance; ``"none"`` keeps millivolts. Flat windows map to 0.
     records : tuple of str, optional
         MIT-BIH record names to load; None loads all 48.
+    norm_span : tuple of int, optional
+        ``(start, stop)`` inside the window whose min-max (or mean/std) defines the scaling of the whole window: a
+        long rhythm context scaled in the unit of its own beat window (``(r_offset - 90, r_offset + 166)``), so that
+        an ``eps`` means the same amplitude as for the beat-only models. None: the whole window.
+    clip : tuple of float, optional
+        ``(lo, hi)`` the scaled windows are clipped to (the model's ``clip_values`` when ``norm_span`` lets the
+        context leave ``[0, 1]``).
 
     Examples
     --------
@@ -66,6 +73,8 @@ class BeatConfig:
     missing_lead: str = "fallback"
     normalize: str = "minmax"
     records: tuple[str, ...] | None = None
+    norm_span: tuple[int, int] | None = None
+    clip: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         def bad(name: str, why: str):
@@ -85,6 +94,16 @@ class BeatConfig:
             raise bad("missing_lead", f"must be one of {MISSING_LEAD_POLICIES}")
         if self.normalize not in NORMALIZATIONS:
             raise bad("normalize", f"must be one of {NORMALIZATIONS}")
+        if self.norm_span is not None:
+            span = tuple(int(v) for v in self.norm_span)
+            if len(span) != 2 or not 0 <= span[0] < span[1] <= self.window:
+                raise bad("norm_span", f"must be (start, stop) with 0 <= start < stop <= window={self.window}")
+            object.__setattr__(self, "norm_span", span)
+        if self.clip is not None:
+            clip = tuple(float(v) for v in self.clip)
+            if len(clip) != 2 or not clip[0] < clip[1]:
+                raise bad("clip", "must be (lo, hi) with lo < hi")
+            object.__setattr__(self, "clip", clip)
         if self.records is not None:
             recs = check_records(self.records, name="BeatConfig.records")
             object.__setattr__(self, "records", recs)
@@ -97,18 +116,22 @@ class BeatConfig:
     def to_dict(self) -> dict:
         """JSON-friendly dict of every field (``records`` resolved to the actual list)."""
         d = asdict(self)
+        for name in ("norm_span", "clip"):  # absent when unset: the cache keys of plain beat windows stay as they were
+            if d[name] is None:
+                del d[name]
         d["records"] = list(self.record_list)
         d["fs"] = float(self.fs)
         return d
 
 
-def _normalize(w: np.ndarray, how: str) -> np.ndarray:
+def _normalize(w: np.ndarray, how: str, span: tuple[int, int] | None = None) -> np.ndarray:
+    ref = w if span is None else w[:, span[0]:span[1]]
     if how == "minmax":
-        lo, hi = w.min(axis=1, keepdims=True), w.max(axis=1, keepdims=True)
-        span = hi - lo
-        return np.divide(w - lo, span, out=np.zeros_like(w), where=span > 0)
+        lo, hi = ref.min(axis=1, keepdims=True), ref.max(axis=1, keepdims=True)
+        rng = hi - lo
+        return np.divide(w - lo, rng, out=np.zeros_like(w), where=rng > 0)
     if how == "zscore":
-        mu, sd = w.mean(axis=1, keepdims=True), w.std(axis=1, keepdims=True)
+        mu, sd = ref.mean(axis=1, keepdims=True), ref.std(axis=1, keepdims=True)
         return np.divide(w - mu, sd, out=np.zeros_like(w), where=sd > 0)
     return w
 
@@ -145,7 +168,9 @@ def _extract(record: str, path: Path, cfg: BeatConfig, native_fs: float, channel
     windows = sig[start[inside, None] + np.arange(cfg.window)]
     finite = np.isfinite(windows).all(axis=1)
     keep = np.flatnonzero(inside)[finite]
-    x = _normalize(windows[finite], cfg.normalize).astype(np.float32)[:, None, :]
+    x = _normalize(windows[finite], cfg.normalize, cfg.norm_span).astype(np.float32)[:, None, :]
+    if cfg.clip is not None:
+        np.clip(x, cfg.clip[0], cfg.clip[1], out=x)
     n = len(keep)
     arrays = {"x": x, "y": labels[keep], "record": np.full(n, record), "sample": pos[keep],
               "symbol": symbols[keep], "lead": np.full(n, lead), "rr_prev": rr_prev[keep],

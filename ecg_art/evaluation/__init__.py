@@ -2,7 +2,7 @@
 comparisons."""
 
 from ecg_art.evaluation.benchmark import DEFAULT_EPS, benchmark
-from ecg_art.evaluation.compare import compare_runs, comparison_figure, comparison_table
+from ecg_art.evaluation.compare import compare_runs, comparison_figure, comparison_table, headline_metrics
 from ecg_art.evaluation.cw_linf import CarliniWagnerLinfPGD, cw_linf
 from ecg_art.evaluation.metrics import (ClassificationMetrics, classification_metrics, linf, smoothness, snr_db,
                                         worst_case_correct)
@@ -39,6 +39,7 @@ __all__ = [
     "compare_runs",
     "comparison_figure",
     "comparison_table",
+    "headline_metrics",
     "cw_linf",
     "get_suite",
     "ModelSpec",

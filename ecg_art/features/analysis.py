@@ -20,7 +20,7 @@ MORPHOLOGY_FEATURES: tuple[str, ...] = tuple(n for n in FEATURE_NAMES if n not i
 
 
 def shift_summary(x_clean, adversarial: Mapping[str, np.ndarray], *, fs: float = 360.0, r_index: int = 512,
-                  changed_tol: float = 0.1) -> dict[str, dict]:
+                  changed_tol: float = 0.1, names: tuple[str, ...] = FEATURE_NAMES) -> dict[str, dict]:
     """How much each attack moves each of the 12 (hard-mode) features.
 
     For every key of ``adversarial`` (e.g. ``"pgd@0.05"``): ``shift`` = :func:`feature_shift` (median ``|Δf|`` over
@@ -40,9 +40,16 @@ def shift_summary(x_clean, adversarial: Mapping[str, np.ndarray], *, fs: float =
     if not changed_tol > 0:
         raise ConfigError(f"`changed_tol` must be > 0, got {changed_tol!r}")
 
+    rr_names = [n for n in names if n.startswith("rr_")]  # rhythm features: named rr_* in every feature set
+    morph_names = [n for n in names if n not in rr_names]
+
     def feats(x) -> np.ndarray:
         x = np.asarray(x, dtype=np.float32)
-        return x if x.ndim == 2 and x.shape[1] == len(FEATURE_NAMES) else extract_features(x, fs=fs, r_index=r_index)
+        if x.ndim == 2 and x.shape[1] == len(names):
+            return x
+        if tuple(names) != FEATURE_NAMES:
+            raise ConfigError("features other than FEATURE_NAMES must be passed as (n, n_features) arrays")
+        return extract_features(x, fs=fs, r_index=r_index)
 
     fc = feats(x_clean)
     q75, q25 = np.percentile(fc, [75, 25], axis=0)
@@ -50,13 +57,13 @@ def shift_summary(x_clean, adversarial: Mapping[str, np.ndarray], *, fs: float =
     out: dict[str, dict] = {}
     for key, x_adv in adversarial.items():
         fa = feats(x_adv)
-        shift = feature_shift(fc, fa)
-        changed = dict(zip(FEATURE_NAMES, (np.abs(fa - fc) > changed_tol * iqr).mean(axis=0).astype(float)))
+        shift = feature_shift(fc, fa, names=names)
+        changed = dict(zip(names, (np.abs(fa - fc) > changed_tol * iqr).mean(axis=0).astype(float)))
         out[key] = {
             "shift": shift, "changed": changed,
-            "rr_shift": max(shift[n] for n in RR_FEATURES), "rr_changed": max(changed[n] for n in RR_FEATURES),
-            "morph_shift": float(np.median([shift[n] for n in MORPHOLOGY_FEATURES])),
-            "morph_changed": float(np.median([changed[n] for n in MORPHOLOGY_FEATURES])),
+            "rr_shift": max(shift[n] for n in rr_names), "rr_changed": max(changed[n] for n in rr_names),
+            "morph_shift": float(np.median([shift[n] for n in morph_names])),
+            "morph_changed": float(np.median([changed[n] for n in morph_names])),
         }
     return out
 
@@ -74,7 +81,7 @@ def shift_table(summary: Mapping[str, dict], *, value: str = "shift") -> str:
         raise ConfigError(f"`value` must be 'shift' or 'changed', got {value!r}")
     keys = list(summary)
     lines = ["| feature | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
-    for name in FEATURE_NAMES:
+    for name in next(iter(summary.values()))["shift"] if summary else ():
         lines.append(f"| {name} | " + " | ".join(f"{summary[k][value][name]:.3f}" for k in keys) + " |")
     for label, field in (("RR (max)", f"rr_{value}"), ("morphology (median)", f"morph_{value}")):
         lines.append(f"| **{label}** | " + " | ".join(f"{summary[k][field]:.3f}" for k in keys) + " |")
@@ -101,9 +108,9 @@ def shift_vs_eps_figure(summary: Mapping[str, dict], *, value: str = "shift") ->
     for ax, (attack, items) in zip(axes, by_attack.items()):
         items.sort(key=lambda t: t[0])
         eps = [e for e, _ in items]
-        for name in FEATURE_NAMES:
-            ax.plot(eps, [s[value][name] for _, s in items], "-o" if name in RR_FEATURES else "--",
-                    lw=2 if name in RR_FEATURES else 1, label=name)
+        for name in items[0][1][value]:
+            rr = name.startswith("rr_")
+            ax.plot(eps, [s[value][name] for _, s in items], "-o" if rr else "--", lw=2 if rr else 1, label=name)
         ax.set_title(attack)
         ax.set_xlabel("eps (normalised beat unit)")
     axes[0].set_ylabel("median |Δf| / IQR" if value == "shift" else "share of beats changed")

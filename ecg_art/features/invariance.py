@@ -12,15 +12,17 @@ from ecg_art.features.extract import extract_features
 __all__ = ["feature_shift", "plot_feature_shift"]
 
 
-def _features(x, fs: float, r_index: int) -> np.ndarray:
+def _features(x, fs: float, r_index: int, names=FEATURE_NAMES) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
-    if x.ndim == 2 and x.shape[1] == len(FEATURE_NAMES):
+    if x.ndim == 2 and x.shape[1] == len(names):
         return x  # already features
+    if tuple(names) != FEATURE_NAMES:
+        raise ConfigError("features other than FEATURE_NAMES must be passed as (n, n_features) arrays")
     return extract_features(x, fs=fs, r_index=r_index, mode="hard")
 
 
 def feature_shift(x_clean, x_adv, *, fs: float = 360.0, r_index: int = 512,
-                  scale: str = "iqr") -> dict[str, float]:
+                  scale: str = "iqr", names: tuple[str, ...] = FEATURE_NAMES) -> dict[str, float]:
     """Median relative change of each feature: ``median|f_adv - f_clean| / scale(f_clean)``.
 
     Features are re-extracted (hard mode, the deployed extractor) from both batches of context windows; arrays of
@@ -36,7 +38,7 @@ def feature_shift(x_clean, x_adv, *, fs: float = 360.0, r_index: int = 512,
     """
     if scale not in ("iqr", "std"):
         raise ConfigError(f"`scale` must be 'iqr' or 'std', got {scale!r}")
-    fc, fa = _features(x_clean, fs, r_index), _features(x_adv, fs, r_index)
+    fc, fa = _features(x_clean, fs, r_index, names), _features(x_adv, fs, r_index, names)
     if fc.shape != fa.shape:
         raise ConfigError(f"`x_adv` must match `x_clean` in shape, got {fa.shape} vs {fc.shape}")
     if scale == "iqr":
@@ -46,11 +48,11 @@ def feature_shift(x_clean, x_adv, *, fs: float = 360.0, r_index: int = 512,
         s = fc.std(axis=0)
     s = np.where(s > 0, s, np.finfo(np.float32).eps)
     rel = np.median(np.abs(fa - fc), axis=0) / s
-    return {name: float(v) for name, v in zip(FEATURE_NAMES, rel)}
+    return {name: float(v) for name, v in zip(names, rel)}
 
 
 def plot_feature_shift(x_clean, x_adv, *, fs: float = 360.0, r_index: int = 512, bins: int = 40,
-                       title: str = "") -> Figure:
+                       title: str = "", names: tuple[str, ...] = FEATURE_NAMES) -> Figure:
     """Figure with one panel per feature: clean vs adversarial histograms, annotated with the relative shift.
 
     Examples
@@ -60,17 +62,17 @@ def plot_feature_shift(x_clean, x_adv, *, fs: float = 360.0, r_index: int = 512,
     >>> len(plot_feature_shift(f, f + 0.1).axes)
     12
     """
-    fc, fa = _features(x_clean, fs, r_index), _features(x_adv, fs, r_index)
-    shift = feature_shift(fc, fa)
+    fc, fa = _features(x_clean, fs, r_index, names), _features(x_adv, fs, r_index, names)
+    shift = feature_shift(fc, fa, names=names)
     fig = Figure(figsize=(12, 8), constrained_layout=True)
     axes = fig.subplots(3, 4)
-    for j, (ax, name) in enumerate(zip(axes.ravel(), FEATURE_NAMES)):
+    for j, (ax, name) in enumerate(zip(axes.ravel(), names)):
         both = np.concatenate([fc[:, j], fa[:, j]])
         lo, hi = np.percentile(both, [1, 99])
         edges = np.linspace(lo, hi if hi > lo else lo + 1e-6, bins + 1)
         ax.hist(fc[:, j], bins=edges, alpha=0.5, label="clean")
         ax.hist(fa[:, j], bins=edges, alpha=0.5, label="adversarial")
-        ax.set_title(f"{name} [{FEATURE_UNITS[name]}]  shift={shift[name]:.2f}", fontsize=9)
+        ax.set_title(f"{name} [{FEATURE_UNITS.get(name, '1')}]  shift={shift[name]:.2f}", fontsize=9)
     axes[0, 0].legend(fontsize=8)
     if title:
         fig.suptitle(title)

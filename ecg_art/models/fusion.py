@@ -11,11 +11,16 @@ from torch import nn
 from ecg_art.exceptions import ConfigError
 from ecg_art.models.cnn import conv_blocks
 from ecg_art.features import FEATURE_NAMES, FeatureConfig, FeatureExtractor, FeatureNormalizer, check_windows
+from ecg_art.features.rhythm import RHYTHM_FEATURE_NAMES, RhythmBeatFeatures
+from ecg_art.features.rpeaks import RPeakConfig
 
 __all__ = ["FusionNet"]
 
 logger = logging.getLogger(__name__)
 _BRANCHES = ("cnn", "features", "head")
+#: Feature sets: "window" = the 12 features of :class:`FeatureExtractor` on a 1024-sample context; "rhythm" = 5 rhythm
+#: features from R peaks detected over the whole (long) context + 7 morphology features (:class:`RhythmBeatFeatures`).
+FEATURE_SETS = {"window": FEATURE_NAMES, "rhythm": RHYTHM_FEATURE_NAMES}
 
 
 class FusionNet(nn.Module):
@@ -60,6 +65,11 @@ class FusionNet(nn.Module):
         Dropout before each output layer.
     feature_config : FeatureConfig, optional
         Extractor windows and temperatures.
+    feature_set : {"window", "rhythm"}
+        Which 12 features (:data:`FEATURE_SETS`). ``"rhythm"`` expects a long context (e.g. 10 s before the beat
+        and 2 s after) scaled in the unit of the beat's own window, so the crop is exactly the baseline's input.
+    rpeak_config : RPeakConfig, optional
+        R-peak detector of the ``"rhythm"`` set.
 
     Shape
     -----
@@ -93,6 +103,8 @@ class FusionNet(nn.Module):
         fusion_hidden: int = 64,
         dropout: float = 0.2,
         feature_config: FeatureConfig | None = None,
+        feature_set: str = "window",
+        rpeak_config: RPeakConfig | None = None,
     ) -> None:
         super().__init__()
         if n_classes < 2:
@@ -120,10 +132,18 @@ class FusionNet(nn.Module):
                                  nn.ReLU(inplace=True))
         self.cnn_out = nn.Sequential(nn.Dropout(dropout), nn.Linear(cnn_hidden, n_classes))
 
-        self.extractor = FeatureExtractor(fs=fs, r_index=r_index, mode=feature_mode, config=feature_config)
-        self.normalizer = FeatureNormalizer(n_features=len(FEATURE_NAMES))
+        if feature_set not in FEATURE_SETS:
+            raise ConfigError(f"`feature_set` must be one of {tuple(FEATURE_SETS)}, got {feature_set!r}")
+        self.feature_set = feature_set
+        self.feature_names = FEATURE_SETS[feature_set]
+        if feature_set == "window":
+            self.extractor = FeatureExtractor(fs=fs, r_index=r_index, mode=feature_mode, config=feature_config)
+        else:
+            self.extractor = RhythmBeatFeatures(fs=fs, r_index=r_index, mode=feature_mode, rpeak_config=rpeak_config,
+                                                feature_config=feature_config)
+        self.normalizer = FeatureNormalizer(n_features=len(self.feature_names))
         mlp: list[nn.Module] = []
-        f_in = len(FEATURE_NAMES)
+        f_in = len(self.feature_names)
         for width in feature_hidden:
             mlp += [nn.Linear(f_in, width), nn.ReLU(inplace=True)]
             f_in = width
@@ -179,6 +199,26 @@ class FusionNet(nn.Module):
         for name in self._frozen:  # frozen branches keep their BatchNorm statistics
             for module in self._branch_modules(name):
                 module.eval()
+        return self
+
+    def load_cnn_branch(self, baseline_state: dict) -> "FusionNet":
+        """Start the CNN branch (and its ``cnn_out`` head) from a :class:`ecg_art.models.cnn.BaselineCNN` state dict
+        of the same shape, e.g. the AT+NSR model's selected weights."""
+        mapped = {}
+        for key, value in baseline_state.items():
+            head, _, rest = key.partition(".")
+            if head == "features":
+                mapped[f"cnn.{rest}"] = value
+            elif key.startswith("head.1."):
+                mapped[f"cnn.{len(self.cnn) - 2}.{key.split('.')[-1]}"] = value
+            elif key.startswith("head.4."):
+                mapped[f"cnn_out.1.{key.split('.')[-1]}"] = value
+        own = {k: v for k, v in self.state_dict().items() if k.startswith(("cnn.", "cnn_out."))}
+        if set(mapped) != set(own) or any(mapped[k].shape != own[k].shape for k in own):
+            raise ConfigError(f"the baseline state does not fit the CNN branch: "
+                              f"missing {sorted(set(own) - set(mapped))[:4]}, unexpected "
+                              f"{sorted(set(mapped) - set(own))[:4]}")
+        self.load_state_dict(mapped, strict=False)
         return self
 
     @torch.no_grad()

@@ -8,7 +8,7 @@ from ecg_art.exceptions import ConfigError, TrackingError
 from ecg_art.tracking.store import mlflow_env
 from ecg_art.tracking.uri import resolve_tracking_uri
 
-__all__ = ["find_runs"]
+__all__ = ["find_runs", "latest_experiment"]
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +67,33 @@ def find_runs(experiment: str, *, tracking_uri: str | None = None, filter_string
     except Exception as exc:
         raise TrackingError(f"could not search runs of experiment {experiment!r} in {uri}: {exc}") from exc
     return out
+
+
+def latest_experiment(*, tracking_uri: str | None = None) -> str:
+    """Name of the experiment of ``tracking_uri`` holding the most recently started run.
+
+    Raises :class:`~ecg_art.exceptions.TrackingError` when the store holds no run.
+
+    Examples
+    --------
+    >>> latest_experiment(tracking_uri="sqlite:///mlruns/mlflow.db")  # doctest: +SKIP
+    'ecg_art-paper'
+    """
+    uri = resolve_tracking_uri(tracking_uri)
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    try:
+        with mlflow_env(uri):
+            experiments = {e.experiment_id: e.name for e in client.search_experiments()}
+            runs = client.search_runs(list(experiments), max_results=1,
+                                      order_by=["attributes.start_time DESC"]) if experiments else []
+    except Exception as exc:
+        raise TrackingError(f"could not list the experiments of {uri}: {exc}") from exc
+    if not runs:
+        raise TrackingError(f"no run in any experiment of {uri} (experiments: "
+                            f"{', '.join(sorted(experiments.values())) or 'none'})")
+    return experiments[runs[0].info.experiment_id]
 
 
 def _as_dict(run) -> dict:

@@ -171,3 +171,17 @@ def test_subset_counts_and_fingerprint(synth_master):
     with pytest.raises(ConfigError, match="length"):
         BeatDataset(x=ds.x, y=ds.y[:-1], record=ds.record, sample=ds.sample, symbol=ds.symbol, lead=ds.lead,
                     rr_prev=ds.rr_prev, rr_next=ds.rr_next, rr_local=ds.rr_local, r_index=90, fs=360.0)
+
+
+def test_norm_span_scales_a_long_context_in_the_unit_of_its_beat_window(synth_master):
+    ds = load(synth_master, window=1024, r_offset=600, norm_span=(510, 766), clip=(-4.0, 5.0), records=("100",))
+    crop = ds.x[:, 0, 510:766]
+    np.testing.assert_allclose(crop.min(1), 0.0, atol=1e-6)
+    np.testing.assert_allclose(crop.max(1), 1.0, atol=1e-6)
+    assert ds.x.min() >= -4.0 and ds.x.max() <= 5.0 and (ds.x.min() < 0 or ds.x.max() > 1)
+    # unset, the new fields stay out of the cache key: plain beat windows keep their cache files
+    assert "norm_span" not in BeatConfig().to_dict() and "clip" not in BeatConfig().to_dict()
+    with pytest.raises(ConfigError, match="norm_span"):
+        BeatConfig(window=256, norm_span=(200, 300))
+    with pytest.raises(ConfigError, match="clip"):
+        BeatConfig(clip=(1.0, 0.0))

@@ -192,7 +192,14 @@ def test_shift_summary_separates_rr_from_morphology(problem):
 
 
 def test_recipe_profiles():
+    from recipes.fusion import FUSION_CLEAN_RECIPE
+
     quick, full = FUSION_RECIPE.PROFILES["quick"], FUSION_RECIPE.PROFILES["full"]
-    assert quick.window == 1024 and quick.r_offset == 512 and not quick.adv_train
+    assert quick.window == 4320 and quick.r_offset == 3600 and quick.feature_set == "rhythm" and quick.beat_unit
+    assert quick.adv_train and not quick.freeze_cnn and quick.train_feature_mode == "bpda"  # the defence
     assert 0.05 in quick.eps and set(quick.attacks) == {"fgsm", "pgd", "sap"} and quick.pgd_iter == 20
     assert full.eval_n > quick.eval_n and full.blackbox_n > quick.blackbox_n
+    clean = FUSION_CLEAN_RECIPE.PROFILES["quick"]
+    assert clean.name == "fusion-clean" and not clean.adv_train and clean.freeze_cnn
+    assert {f: getattr(clean, f) for f in ("window", "feature_set", "eval_n")} == \
+        {f: getattr(quick, f) for f in ("window", "feature_set", "eval_n")}  # the same model and evaluation

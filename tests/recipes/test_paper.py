@@ -75,10 +75,11 @@ def _stage(cfg, stage, init_from="baseline/best.pt"):
 
 def test_full_profile_uses_every_training_beat_and_fine_tunes_the_defences():
     cfg = PROFILES["full"]
+    own = {(s, f): v for s, f, v in cfg.stage_settings}
     for stage in cfg.stages:
         scfg = _stage(cfg, stage)
         assert scfg.profile == "full" and scfg.train_n is None and scfg.val_n is None, stage
-        assert scfg.apgd_steps == 100 and scfg.eval_n == cfg.eval_n, stage
+        assert scfg.apgd_steps == 100 and scfg.eval_n == own.get((stage, "eval_n"), cfg.eval_n), stage
     for stage in ("at", "nsr", "at-nsr"):
         scfg = _stage(cfg, stage)
         assert scfg.init_from == "baseline/best.pt" and scfg.nb_epochs == cfg.finetune_epochs
@@ -128,3 +129,36 @@ def test_a_subset_of_stages_keeps_the_profile_settings_of_the_others():
     assert _stage(subset, "detector").det_train_n == 5000
     with pytest.raises(ConfigError, match="unknown stages atn"):
         check_stage_settings(dataclasses.replace(subset, stage_settings=(("atn", "nb_epochs", 1),)), RECIPES.names())
+
+
+def test_fusion_stages_start_their_cnn_branch_from_at_nsr_and_the_baseline():
+    from ecg_art.cli import RECIPES
+    from recipes.paper import _stage_config
+
+    ckpts = {"baseline": "b/best.pt", "at-nsr": "atnsr/best.pt"}
+    cfg = PROFILES["full"]
+    fusion = _stage_config(cfg, RECIPES.get("fusion"), "fusion", "b/best.pt", ckpts)
+    clean = _stage_config(cfg, RECIPES.get("fusion-clean"), "fusion-clean", "b/best.pt", ckpts)
+    assert fusion.init_cnn_from == "atnsr/best.pt" and fusion.adv_train and not fusion.freeze_cnn
+    assert clean.init_cnn_from == "b/best.pt" and not clean.adv_train and clean.freeze_cnn
+    assert fusion.name == "fusion" and clean.name == "fusion-clean"
+    # without an AT+NSR stage the defended fusion model trains its own CNN branch (stage 1)
+    assert _stage_config(cfg, RECIPES.get("fusion"), "fusion", None, {"baseline": "b"}).init_cnn_from is None
+    # inter: every model is selected on whole DS1 records held out of training
+    inter = dataclasses.replace(cfg, split="inter")
+    assert _stage_config(inter, RECIPES.get("at-nsr"), "at-nsr", "b", ckpts).val_by_record
+    assert not _stage_config(cfg, RECIPES.get("at-nsr"), "at-nsr", "b", ckpts).val_by_record
+
+
+def test_aami_table_has_de_chazal_on_the_inter_patient_split_only():
+    from recipes.paper import DE_CHAZAL_2004, aami_table
+
+    sens = {"N": 0.9, "S": 0.5, "V": 0.8, "F": 0.1, "Q": float("nan")}
+    rows = [{"model": "fusion", "clean": 0.9, "macro_f1": 0.5, "sens": sens, "ppv": sens}]
+    inter, intra = tables(rows, (0.05,), split="inter"), tables(rows, (0.05,), split="intra")
+    assert "| Model | N Se | N +P | S Se | S +P | V Se | V +P | F Se | F +P |" in inter
+    assert "| fusion | 90.00 | 90.00 | 50.00 | 50.00 | 80.00 | 80.00 | 10.00 | 10.00 |" in inter
+    assert "de Chazal" in inter and "| 75.90 | 38.50 |" in inter and "de Chazal" not in intra
+    assert "fusion | 90.00 | 90.00 | 50.00" in intra
+    assert aami_table([{"model": "x", "clean": 1.0}]) == ""  # rows without per-class figures: no table
+    assert DE_CHAZAL_2004["sens"]["V"] == 0.777
