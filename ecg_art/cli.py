@@ -344,6 +344,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(name)s %(levelname)s: %(message)s", datefmt="%H:%M:%S")
+    # ART logs two INFO lines per attacked batch ("Creating adversarial samples", "Success rate ..."): thousands in
+    # an adversarial training run. They are shown with -v only.
+    logging.getLogger("art").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     try:
         with _terminate_as_interrupt():
             return int(args.func(args) or 0)

@@ -14,7 +14,7 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Config", "Recipe", "Prepared", "run_model", "run_tracker", "result_row", "training_pgd", "prepare_data", "build_classifier", "train", "evaluate", "format_table",
+__all__ = ["Config", "Recipe", "Prepared", "run_model", "run_tracker", "result_row", "per_class", "training_pgd", "prepare_data", "build_classifier", "train", "evaluate", "format_table",
            "results_dir", "set_threads"]
 
 
@@ -156,6 +156,12 @@ def prepare_data(cfg: Config) -> Prepared:
     ds = data.load_beats(cfg.data_dir, data.BeatConfig(window=cfg.window, r_offset=cfg.r_offset, **scale),
                          cache_dir=cfg.cache_dir)
     split = data.make_split(ds, cfg.split, seed=cfg.seed, val_by_record=cfg.val_by_record)
+    if (cfg.window, cfg.r_offset) != (BEAT_WINDOW, BEAT_R_OFFSET) or scale:
+        # other windows hold other beats: split as the beat-only models' data, beat by beat, so that no beat is
+        # tested here that a model this one starts from (init_cnn_from) was trained on
+        ref = data.load_beats(cfg.data_dir, data.BeatConfig(), cache_dir=cfg.cache_dir)
+        split = data.transfer_split(data.make_split(ref, cfg.split, seed=cfg.seed, val_by_record=cfg.val_by_record),
+                                    ref, ds)
     train_idx, val_idx = split.train, split.val
     if cfg.train_n:
         train_idx = data.stratified_subset(train_idx, ds.y, cfg.train_n, seed=cfg.seed)
@@ -320,10 +326,19 @@ def format_table(rows: list[dict[str, Any]], columns: list[str], *, percent: tup
     return "\n".join([head, sep, *body])
 
 
+def per_class(clean) -> dict[str, dict[str, float | None]]:
+    """``{"sens": {...}, "ppv": {...}}`` of clean metrics for a table row; undefined values (a class never present
+    or never predicted) are None, so rows compare equal and serialise as JSON."""
+    def defined(d: dict) -> dict:
+        return {k: (None if v is None or v != v else float(v)) for k, v in d.items()}
+
+    return {"sens": defined(clean.sensitivity), "ppv": defined(clean.ppv)}
+
+
 def result_row(name: str, res: dict[str, Any], params: int) -> dict[str, Any]:
     """One table row: clean accuracy and macro-F1 on the test split, adversarial accuracy per (attack, eps)."""
     row: dict[str, Any] = {"model": name, "clean": res["clean"].accuracy, "macro_f1": res["clean"].macro_f1,
-                           "params": params, "sens": res["clean"].sensitivity, "ppv": res["clean"].ppv}
+                           "params": params, **per_class(res["clean"])}
     for r in res["attacks"]:
         row[f"{r.attack}@{r.eps:g}"] = r.adv_accuracy
     row.update(res.get("derived", {}))

@@ -21,7 +21,8 @@ import numpy as np
 from ecg_art.exceptions import ConfigError
 from recipes.common import Config as BaseConfig
 from recipes.common import (Prepared, Recipe, attack_kwargs, build_classifier, config_params, derived_metrics,
-                            format_table, prepare_data, results_dir, run_tracker, set_threads, train, training_pgd)
+                            format_table, per_class, prepare_data, results_dir, run_tracker, set_threads, train,
+                            training_pgd)
 
 __all__ = ["Config", "PROFILES", "CLEAN_PROFILES", "run", "train_two_stage", "attack_suite", "FUSION_RECIPE",
            "FUSION_CLEAN_RECIPE"]
@@ -357,7 +358,7 @@ def run(cfg: Config, *, tracker=None) -> dict[str, Any]:
         if cfg.log_model:
             tracker.log_model(classifier.model, name="model", input_example=prep.x_val[:2])
         row: dict[str, Any] = {"model": cfg.name, "clean": clean.accuracy, "macro_f1": clean.macro_f1,
-                               "sens": clean.sensitivity, "ppv": clean.ppv}
+                               **per_class(clean)}
         row.update({f"{a}@{e:g}": rows[f"{a}@{e:g}"]["adv_accuracy"] for a in cfg.attacks for e in cfg.eps})
         # worst case / AutoAttack / ACC_robust over the attacks on the deployed model, as for the other models
         derived = derived_metrics(classifier, {(a, e): adv[f"{a}@{e:g}"] for a in cfg.attacks for e in cfg.eps},

@@ -13,10 +13,11 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from ecg_art.exceptions import ConfigError
-from recipes.common import config_params, format_table
+from recipes.common import config_params, format_table, per_class
 
 __all__ = ["Config", "PROFILES", "run"]
 
@@ -162,8 +163,9 @@ def run(cfg: Config) -> list[dict[str, Any]]:
                 logger.info("stage %r: reusing finished run %s", stage, done)
                 finished = json.loads(done.read_text())
                 row = finished["row"]
-                for key in ("sensitivity", "ppv"):  # per-class figures of runs whose row did not carry them
-                    row.setdefault("sens" if key == "sensitivity" else key, finished.get("clean", {}).get(key))
+                if "sens" not in row and "clean" in finished:  # runs whose row did not carry per-class figures
+                    row.update(per_class(SimpleNamespace(sensitivity=finished["clean"].get("sensitivity", {}),
+                                                         ppv=finished["clean"].get("ppv", {}))))
                 rows.append(row)
                 continue
             ts = time.perf_counter()
@@ -214,14 +216,15 @@ DETECTOR_COLUMNS = (("detector_auc", "AUC (non-adaptive, mean)"), ("detector_auc
 
 def aami_table(rows: list[dict[str, Any]], *, reference: dict[str, Any] | None = None) -> str:
     """Per-class sensitivity (Se) and positive predictivity (+P) on the clean test split, the field's AAMI EC57 table
-    (N, S, V, F), one row per model that reports them, plus ``reference`` (e.g. :data:`DE_CHAZAL_2004`)."""
+    (N, S, V, F), one row per model that reports them, plus ``reference`` (e.g. :data:`DE_CHAZAL_2004`); a value
+    that is undefined (+P of a class the model never predicts) is left blank."""
     cols = ["model"] + [f"{m}_{c}" for c in AAMI_TABLE_CLASSES for m in ("sens", "ppv")]
     headers = {"model": "Model", **{f"{m}_{c}": f"{c} {'Se' if m == 'sens' else '+P'}" for c in AAMI_TABLE_CLASSES
                                     for m in ("sens", "ppv")}}
     flat = []
     for r in [*(x for x in rows if isinstance(x.get("sens"), dict)), *([reference] if reference else [])]:
-        flat.append({"model": r["model"], **{f"{m}_{c}": float(r[m][c]) for m in ("sens", "ppv") for c in
-                                              AAMI_TABLE_CLASSES if r.get(m, {}).get(c) is not None}})
+        values = {f"{m}_{c}": (r.get(m) or {}).get(c) for m in ("sens", "ppv") for c in AAMI_TABLE_CLASSES}
+        flat.append({"model": r["model"], **{k: float(v) for k, v in values.items() if v is not None and v == v}})
     return format_table(flat, cols, percent=tuple(cols[1:]), headers=headers) if flat else ""
 
 

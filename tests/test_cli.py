@@ -77,3 +77,15 @@ def test_sigterm_closes_the_mlflow_run_as_killed_and_exits_130(tmp_path, monkeyp
     client = MlflowClient(tracking_uri=uri)
     (run_info,) = client.search_runs([client.get_experiment_by_name("sigterm").experiment_id])
     assert run_info.info.status == "KILLED"
+
+
+def test_library_info_lines_are_shown_with_verbose_only(capsys):
+    import logging
+
+    from ecg_art.cli import main
+
+    assert main(["list", "recipes"]) == 0
+    assert logging.getLogger("art").getEffectiveLevel() == logging.WARNING
+    assert main(["-v", "list", "recipes"]) == 0
+    assert logging.getLogger("art").getEffectiveLevel() == logging.DEBUG
+    logging.getLogger("art").setLevel(logging.NOTSET)

@@ -16,7 +16,7 @@ from ecg_art.data.dataset import BeatDataset
 from ecg_art.data.describe import describe
 from ecg_art.data.paths import fetch_mitdb, resolve_cache_dir, resolve_data_dir
 from ecg_art.data.records import RecordInfo, count_annotations, verify_record
-from ecg_art.data.splits import Split, make_split, stratified_subset
+from ecg_art.data.splits import Split, make_split, stratified_subset, transfer_split
 
 __all__ = [
     "AAMI_CLASSES",
@@ -40,5 +40,6 @@ __all__ = [
     "Split",
     "make_split",
     "stratified_subset",
+    "transfer_split",
     "describe",
 ]

@@ -11,7 +11,7 @@ from ecg_art.data.constants import DS1_RECORDS, DS2_RECORDS
 from ecg_art.data.dataset import BeatDataset
 from ecg_art.exceptions import SplitError
 
-__all__ = ["Split", "SPLIT_SCHEMES", "make_split", "stratified_subset"]
+__all__ = ["Split", "SPLIT_SCHEMES", "make_split", "stratified_subset", "transfer_split"]
 
 SPLIT_SCHEMES = ("intra", "inter")
 
@@ -183,3 +183,35 @@ def stratified_subset(indices, y, n: int, *, seed: int) -> np.ndarray:
         picked.append(rng.choice(indices[labels == cls], size=take, replace=False))
         left -= take
     return np.sort(np.concatenate(picked))
+
+
+def transfer_split(split: Split, source: BeatDataset, target: BeatDataset) -> Split:
+    """``split`` (indices into ``source``) carried over to ``target`` by beat identity (record, R sample).
+
+    Datasets cut with other windows hold other beats (a longer context loses more at record edges), so a split made
+    on each would put one beat in the training part of one and the test part of the other: a model that starts from
+    another's weights would then be tested on beats its start was trained on. Carried over, every beat keeps its part;
+    a ``target`` beat that ``source`` lacks is refused.
+
+    Examples
+    --------
+    >>> # long-context fusion data split exactly as the beat-only models' data  # doctest: +SKIP
+    >>> split = transfer_split(make_split(beats, "intra"), beats, contexts)  # doctest: +SKIP
+    """
+    key_s = np.char.add(np.char.add(source.record.astype(str), ":"), source.sample.astype(str))
+    key_t = np.char.add(np.char.add(target.record.astype(str), ":"), target.sample.astype(str))
+    part = np.full(len(source), -1, dtype=np.int64)
+    for code, idx in enumerate((split.train, split.val, split.test)):
+        part[idx] = code
+    order = np.argsort(key_s)
+    pos = np.searchsorted(key_s, key_t, sorter=order)
+    pos = order[np.clip(pos, 0, len(order) - 1)]
+    found = key_s[pos] == key_t
+    if not found.all():
+        missing = key_t[~found][:5].tolist()
+        raise SplitError(f"{int((~found).sum())} beats of the target dataset are not in the source dataset "
+                         f"(e.g. {missing}): the split cannot be carried over")
+    where = part[pos]
+    every = np.arange(len(target), dtype=np.int64)
+    return Split(train=every[where == 0], val=every[where == 1], test=every[where == 2], scheme=split.scheme,
+                 seed=split.seed, val_by_record=split.val_by_record)

@@ -111,3 +111,27 @@ def test_describe(ds):
     assert parts["test"]["records"] == sorted(SYNTH_DS2)
     assert sum(p["n_beats"] for p in parts.values()) == len(ds) - int((ds.record == "102").sum())
     assert info["split"]["fingerprint"] == split.fingerprint() and "splits" not in describe(ds)
+
+
+def test_transfer_split_keeps_every_beat_in_its_part_across_windowings(synth_master):
+    """A long-context dataset holds fewer beats (record edges): carried over, each beat keeps the part it has in the
+    beat-window dataset, so a model started from the beat-only weights is never tested on their training beats."""
+    from ecg_art.data import BeatConfig, load_beats, make_split, transfer_split
+    from ecg_art.exceptions import SplitError
+
+    recs = tuple(synth_master.records)
+    beats = load_beats(synth_master.path, BeatConfig(records=recs), use_cache=False)
+    longer = load_beats(synth_master.path, BeatConfig(window=1500, r_offset=900, records=recs), use_cache=False)
+    assert len(longer) < len(beats)
+    split = make_split(beats, "intra", seed=0)
+    moved = transfer_split(split, beats, longer)
+
+    def keys(ds, idx):
+        return set(zip(ds.record[idx].tolist(), ds.sample[idx].tolist()))
+
+    for part in ("train", "val", "test"):
+        assert keys(longer, getattr(moved, part)) <= keys(beats, getattr(split, part)), part
+    assert sum(moved.sizes().values()) == len(longer)
+    assert not keys(longer, moved.test) & keys(beats, split.train)
+    with pytest.raises(SplitError, match="not in the source"):
+        transfer_split(make_split(longer, "intra", seed=0), longer, beats)
