@@ -182,11 +182,23 @@ def run(cfg: Config) -> list[dict[str, Any]]:
         parent.log_dict({"rows": rows, "missing": missing, "config": cfg.to_dict()}, "paper_table.json")
         (out / "table.md").write_text(table + "\n")
         write_json(out / "table.json", {"rows": rows, "missing": missing, "config": cfg.to_dict(), "seconds": seconds})
-        report = report_from_paper_dir(out)  # one self-contained HTML page: tables, figures, commands, versions
+        # one self-contained HTML page: tables, figures, the command that made them, package versions
+        report = report_from_paper_dir(out, commands=_invocation())
         parent.log_artifact(report)
     print(f"\npaper ({cfg.profile}, {cfg.split} split, eps {', '.join(f'{e:g}' for e in cfg.eps)} in normalised "
           f"beat units; accuracies in %; {seconds / 60:.1f} min)\n{table}\nwritten to {out}/table.md; report: {report}")
     return rows
+
+
+def _invocation() -> list[str] | None:
+    """The ``ecg-art`` command line of this process, when it is one (else the report rebuilds it from the config)."""
+    import shlex
+    import sys
+
+    prog = Path(sys.argv[0]).name if sys.argv else ""
+    if prog in ("ecg-art", "cli.py") and len(sys.argv) > 1:
+        return ["ecg-art " + shlex.join(sys.argv[1:])]
+    return None
 
 
 def _accepts_tracker(recipe) -> bool:
