@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["FEATURE_NAMES", "FEATURE_UNITS", "FEATURE_MODES", "PIECEWISE_CONSTANT", "feature_names", "FeatureConfig"]
+__all__ = ["FEATURE_NAMES", "FEATURE_UNITS", "FEATURE_MODES", "PIECEWISE_CONSTANT", "feature_names", "FeatureConfig",
+           "FeatureModeMixin"]
 
 #: The 12 features, in column order (see docs/features.md for the definitions).
 FEATURE_NAMES: tuple[str, ...] = (
@@ -22,6 +23,22 @@ FEATURE_UNITS: dict[str, str] = {
 FEATURE_MODES: tuple[str, ...] = ("hard", "soft", "bpda")
 #: Features whose hard-mode value is piecewise constant in the input (zero gradient almost everywhere).
 PIECEWISE_CONSTANT: tuple[str, ...] = ("rr_pre", "rr_post", "rr_ratio", "rr_local", "qrs_width")
+
+
+class FeatureModeMixin:
+    """A ``mode`` attribute restricted to :data:`FEATURE_MODES` (the extractors' and the R-peak detector's)."""
+
+    @property
+    def mode(self) -> str:
+        return self._mode
+
+    @mode.setter
+    def mode(self, value: str) -> None:
+        from ecg_art.exceptions import ConfigError
+
+        if value not in FEATURE_MODES:
+            raise ConfigError(f"`mode` must be one of {FEATURE_MODES}, got {value!r}")
+        self._mode = value
 
 
 def feature_names() -> list[str]:

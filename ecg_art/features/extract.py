@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ecg_art.exceptions import ConfigError
-from ecg_art.features.config import FEATURE_MODES, FeatureConfig
+from ecg_art.features.config import FeatureConfig, FeatureModeMixin
 
 __all__ = ["FeatureExtractor", "extract_features", "check_windows"]
 
@@ -41,7 +41,7 @@ def check_windows(x, *, name: str = "x", finite: bool = True) -> None:
             raise ConfigError(f"`{name}` contains NaN or infinite values")
 
 
-class FeatureExtractor(nn.Module):
+class FeatureExtractor(FeatureModeMixin, nn.Module):
     """Computes the 12 features of the beat at ``r_index`` of each context window, in one vectorised pass.
 
     Neighbouring R peaks are found on each side of the centre (outside a refractory zone) as the argmax of a
@@ -93,16 +93,6 @@ class FeatureExtractor(nn.Module):
 
     def _n(self, seconds: float) -> int:
         return int(round(seconds * self.fs))
-
-    @property
-    def mode(self) -> str:
-        return self._mode
-
-    @mode.setter
-    def mode(self, value: str) -> None:
-        if value not in FEATURE_MODES:
-            raise ConfigError(f"`mode` must be one of {FEATURE_MODES}, got {value!r}")
-        self._mode = value
 
     def _select(self, score: torch.Tensor) -> torch.Tensor:
         """Selection weights (N, T) over positions: one-hot argmax, softmax, or straight-through of both."""

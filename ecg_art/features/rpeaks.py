@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ecg_art.exceptions import ConfigError
-from ecg_art.features.config import FEATURE_MODES
+from ecg_art.features.config import FeatureModeMixin
 
 __all__ = ["RPeakConfig", "RPeakDetector", "detect_rpeaks", "match_peaks", "PeakScores"]
 
@@ -91,7 +91,7 @@ def _ma(x: torch.Tensor, k: int) -> torch.Tensor:
     return (c[..., k:] - c[..., :-k]) / k
 
 
-class RPeakDetector(nn.Module):
+class RPeakDetector(FeatureModeMixin, nn.Module):
     """R peaks of a batch of signals ``(N, 1, L)``, as a mask and as positions, on the input's time axis.
 
     :meth:`forward` returns ``(peaks, pos)``, both ``(N, L // q)`` on the detection grid (``q`` = the averaging
@@ -138,16 +138,6 @@ class RPeakDetector(nn.Module):
         self._refr = max(1, int(round(c.refractory_s * fd)))
         self._refine = max(1, int(round(c.refine_s * fd)))
         self._twave = int(round(c.twave_s * fd)) if c.twave_ratio > 0 else 0
-
-    @property
-    def mode(self) -> str:
-        return self._mode
-
-    @mode.setter
-    def mode(self, value: str) -> None:
-        if value not in FEATURE_MODES:
-            raise ConfigError(f"`mode` must be one of {FEATURE_MODES}, got {value!r}")
-        self._mode = value
 
     def envelope(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(band-passed signal, RMS envelope of its derivative)`` on the detection grid, both ``(N, L // q)``."""
