@@ -189,6 +189,11 @@ def _blackbox(cfg: Config, classifier, x: np.ndarray, y: np.ndarray, eps: tuple[
     return rows, correct
 
 
+def _clip_values(cfg: Config) -> tuple[float, float]:
+    """The model's input domain: the context clip in the beat unit, or [0, 1] for min-max scaled windows."""
+    return tuple(cfg.context_clip) if cfg.beat_unit else (0.0, 1.0)
+
+
 def _hard_features(model, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
     """The model's raw (unstandardised) hard-mode features of context windows ``x``."""
     import torch
@@ -244,7 +249,7 @@ def _feature_attack(cfg: Config, model, x: np.ndarray, tracker) -> dict[str, Any
 
     names = list(model.feature_names)
     cols = [i for i, n in enumerate(names) if n.startswith("rr_")]
-    clip = tuple(cfg.context_clip) if cfg.beat_unit else (0.0, 1.0)
+    clip = _clip_values(cfg)
     dev = next(model.parameters()).device
     f0 = _hard_features(model, x)[:, cols]
     out: dict[str, Any] = {}
@@ -298,7 +303,7 @@ def run(cfg: Config, *, tracker=None) -> dict[str, Any]:
                                   f"{exc}") from exc
         logger.info("CNN branch initialised from %s", cfg.init_cnn_from)
     classifier = build_classifier(cfg, prep.y_train, model=model,
-                                  clip_values=tuple(cfg.context_clip) if cfg.beat_unit else (0.0, 1.0))
+                                  clip_values=_clip_values(cfg))
     params = count_parameters(model)
     with run_tracker(cfg, tracker) as tracker:
         tracker.log_params({**config_params(cfg), **prep.sizes(), "params": params,

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ecg_art.exceptions import ConfigError
-from ecg_art.features.config import FEATURE_MODES, FEATURE_NAMES, FeatureConfig
+from ecg_art.features.config import FEATURE_NAMES, FeatureConfig
 from ecg_art.features.extract import FeatureExtractor, check_windows
 from ecg_art.features.rpeaks import RPeakConfig, RPeakDetector
 
@@ -142,9 +142,7 @@ class RhythmBeatFeatures(nn.Module):
 
     @mode.setter
     def mode(self, value: str) -> None:
-        if value not in FEATURE_MODES:
-            raise ConfigError(f"`mode` must be one of {FEATURE_MODES}, got {value!r}")
-        self.rhythm.mode = value
+        self.rhythm.mode = value  # validated there, before the morphology extractor changes
         self.morph.mode = value
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

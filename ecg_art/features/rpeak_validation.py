@@ -11,7 +11,8 @@ import numpy as np
 import torch
 
 from ecg_art.exceptions import ConfigError
-from ecg_art.features.rpeaks import PeakScores, RPeakConfig, RPeakDetector, detect_rpeaks, match_peaks
+from ecg_art.features.rpeaks import (PeakScores, RPeakConfig, RPeakDetector, detect_rpeaks, match_peaks,
+                                     record_chunks)
 
 __all__ = ["RecordPeaks", "attack_detector", "validate_rpeaks", "vf_intervals"]
 
@@ -63,21 +64,13 @@ def attack_detector(x: torch.Tensor, *, eps: float | torch.Tensor, steps: int = 
         det.mode = "hard"
         clean, _ = det(x)
         det.mode = "soft"
-        r = det._refr
-        near = torch.nn.functional.max_pool1d(clean[:, None], 2 * r + 1, stride=1, padding=r)[:, 0] > 0
+        near = det.refractory_max(clean) > 0
     step = 2.5 * eps_t / steps
     delta = torch.zeros_like(x)
-    c = det.config
     for _ in range(steps):
         delta.requires_grad_(True)
         _, env = det.envelope(x + delta)
-        vals = env.detach() * 0  # the QRS level, as the detector computes it (differentiable through topk)
-        local_max = torch.nn.functional.max_pool1d(env[:, None], 2 * r + 1, stride=1, padding=r)[:, 0]
-        cand = (env >= local_max).detach()
-        vals = torch.where(cand, env, vals)
-        top = vals.topk(min(c.ref_rank, env.shape[-1]), dim=-1).values
-        ref = torch.where(top[:, -1:] > 0, top[:, -1:], top[:, :1]).clamp_min(1e-12)
-        margin = env / ref - c.threshold
+        _, margin = det.threshold_margin(env, (env >= det.refractory_max(env)).detach())
         neg_inf = torch.finfo(x.dtype).min
         create = temperature * torch.logsumexp(margin.masked_fill(near, neg_inf) / temperature, -1)
         erase = temperature * torch.logsumexp((-margin).masked_fill(clean <= 0.5, neg_inf) / temperature, -1)
@@ -137,12 +130,8 @@ def _attacked(sig: np.ndarray, *, eps_mv: float, steps: int, fs: float, config, 
               batch_size: int) -> np.ndarray:
     """The record with each detection chunk (core + margins, as :func:`detect_rpeaks` cuts it) attacked; the
     attacked cores are stitched back (each sample is perturbed by the attack of the chunk whose core holds it)."""
-    q = RPeakDetector(fs=fs, config=config).decimation
-    core, m = q * int(round(chunk_s * fs / q)), q * int(round(margin_s * fs / q))
-    n_chunks = max(1, -(-sig.size // core))
-    padded = np.pad(sig.astype(np.float32), (m, n_chunks * core - sig.size + m), mode="edge")
-    starts = np.arange(n_chunks) * core
-    x = torch.as_tensor(padded[starts[:, None] + np.arange(core + 2 * m)][:, None])
+    x, _, core, m = record_chunks(sig, decimation=RPeakDetector(fs=fs, config=config).decimation, fs=fs,
+                                  chunk_s=chunk_s, margin_s=margin_s)
     adv = torch.cat([attack_detector(x[i:i + batch_size], eps=eps_mv, steps=steps, fs=fs, config=config)
                      for i in range(0, len(x), batch_size)])
     return adv[:, 0, m:m + core].reshape(-1).numpy()[: sig.size]

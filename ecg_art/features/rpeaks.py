@@ -20,7 +20,7 @@ from torch import nn
 from ecg_art.exceptions import ConfigError
 from ecg_art.features.config import FeatureModeMixin
 
-__all__ = ["RPeakConfig", "RPeakDetector", "detect_rpeaks", "match_peaks", "PeakScores"]
+__all__ = ["RPeakConfig", "RPeakDetector", "detect_rpeaks", "match_peaks", "PeakScores", "record_chunks"]
 
 logger = logging.getLogger(__name__)
 
@@ -150,6 +150,19 @@ class RPeakDetector(FeatureModeMixin, nn.Module):
         env = _ma(d * d, self._integ).clamp_min(0).add(1e-12).sqrt()
         return b[:, 0], env[:, 0]
 
+    def refractory_max(self, v: torch.Tensor) -> torch.Tensor:
+        """Largest value of ``v`` (N, L') within ± the refractory period of each grid point."""
+        r = self._refr
+        return F.max_pool1d(v[:, None], 2 * r + 1, stride=1, padding=r)[:, 0]
+
+    def threshold_margin(self, env: torch.Tensor, cand: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(vals, margin)``: the envelope at the candidates (0 elsewhere) and ``env / QRS level - threshold``, the
+        QRS level being the ``ref_rank``-th largest candidate (differentiable through ``topk``)."""
+        vals = torch.where(cand, env, torch.zeros_like(env))
+        top = vals.topk(min(self.config.ref_rank, env.shape[-1]), dim=-1).values
+        ref = torch.where(top[:, -1:] > 0, top[:, -1:], top[:, :1]).clamp_min(1e-12)
+        return vals, env / ref - self.config.threshold
+
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if x.ndim != 3 or x.shape[1] != 1:
             raise ConfigError(f"RPeakDetector expects input of shape (N, 1, L), got {tuple(x.shape)}")
@@ -157,13 +170,9 @@ class RPeakDetector(FeatureModeMixin, nn.Module):
         b, env = self.envelope(x)
         n_len = env.shape[-1]
         r = self._refr
-        local_max = F.max_pool1d(env[:, None], 2 * r + 1, stride=1, padding=r)[:, 0]
         left = F.pad(env, (1, 0), value=-1.0)[:, :-1]
-        cand = (env >= local_max) & (env > left)  # strictly rising into the maximum: one candidate per plateau
-        vals = torch.where(cand, env, torch.zeros_like(env))
-        top = vals.topk(min(c.ref_rank, n_len), dim=-1).values
-        ref = torch.where(top[:, -1] > 0, top[:, -1], top[:, 0]).clamp_min(1e-12)[:, None]
-        margin = env / ref - c.threshold
+        cand = (env >= self.refractory_max(env)) & (env > left)  # strictly rising into the maximum: one per plateau
+        vals, margin = self.threshold_margin(env, cand)
         if self._twave > r:  # the largest candidate in [t - twave, t - refractory]: is t that beat's T wave?
             k = self._twave - r
             before = F.max_pool1d(F.pad(vals[:, None], (self._twave, 0)), k + 1, stride=1)[:, 0, :n_len]
@@ -194,6 +203,18 @@ class RPeakDetector(FeatureModeMixin, nn.Module):
         return f"fs={self.fs:g}, decimation={self.decimation}, mode={self.mode!r}"
 
 
+def record_chunks(sig: np.ndarray, *, decimation: int, fs: float, chunk_s: float, margin_s: float):
+    """``(x, starts, core, margin)``: the record cut into ``(n, 1, core + 2 margin)`` float32 chunks whose cores
+    (``chunk_s`` seconds, whole detection-grid steps) tile it from sample ``starts[i]``, with ``margin_s`` seconds of
+    context on each side (edge-padded)."""
+    q = decimation
+    core, m = q * int(round(chunk_s * fs / q)), q * int(round(margin_s * fs / q))  # whole grid steps
+    n_chunks = max(1, math.ceil(sig.size / core))
+    padded = np.pad(np.asarray(sig, dtype=np.float32), (m, n_chunks * core - sig.size + m), mode="edge")
+    starts = np.arange(n_chunks) * core
+    return torch.as_tensor(padded[starts[:, None] + np.arange(core + 2 * m)][:, None]), starts, core, m
+
+
 def detect_rpeaks(signal, *, fs: float = 360.0, config: RPeakConfig | None = None, chunk_s: float = 12.0,
                   margin_s: float = 2.0, device: str | torch.device | None = None) -> np.ndarray:
     """R-peak sample indices of a whole recording, detected as deployed: on ``chunk_s``-second contexts.
@@ -216,11 +237,7 @@ def detect_rpeaks(signal, *, fs: float = 360.0, config: RPeakConfig | None = Non
         raise ConfigError(f"`chunk_s` must be > 0 and `margin_s` >= 0, got {chunk_s!r}, {margin_s!r}")
     det = RPeakDetector(fs=fs, config=config)
     q = det.decimation
-    core, m = q * int(round(chunk_s * fs / q)), q * int(round(margin_s * fs / q))  # whole grid steps
-    n_chunks = max(1, math.ceil(sig.size / core))
-    padded = np.pad(sig, (m, n_chunks * core - sig.size + m), mode="edge")
-    starts = np.arange(n_chunks) * core
-    x = torch.as_tensor(padded[starts[:, None] + np.arange(core + 2 * m)][:, None])
+    x, starts, core, m = record_chunks(sig, decimation=q, fs=fs, chunk_s=chunk_s, margin_s=margin_s)
     if device is not None:
         det, x = det.to(device), x.to(device)
     with torch.no_grad():
