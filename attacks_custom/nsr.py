@@ -178,7 +178,7 @@ class NSRTrainer(Trainer):
         # seed=None draws from NumPy's global RNG, so callers that seed it per epoch get reproducible runs
         rng = np.random.default_rng(seed if seed is not None else np.random.randint(2**31))
         optimizer = self._classifier.optimizer
-        for epoch in trange(nb_epochs, desc="NSR training", disable=not verbose):
+        for epoch in (bar := trange(nb_epochs, desc="NSR training", unit="epoch", disable=not verbose)):
             start, order = time.perf_counter(), rng.permutation(len(x))
             sums = np.zeros(3)
             for b in range(0, len(x), batch_size):
@@ -196,8 +196,11 @@ class NSRTrainer(Trainer):
             metrics["time_s"] = time.perf_counter() - start
             for key, value in metrics.items():
                 getattr(self.history, key).append(float(value))
-            logger.info("epoch %d: loss %.4f reg %.4f acc %.4f val_acc %.4f (%.1f s)", epoch, metrics["loss"],
-                        metrics["reg"], metrics["acc"], metrics["val_acc"], metrics["time_s"])
+            # debug: ecg_art's fit_classifier calls this once per epoch under a bar of its own
+            logger.debug("epoch %d: loss %.4f reg %.4f acc %.4f val_acc %.4f (%.1f s)", epoch, metrics["loss"],
+                         metrics["reg"], metrics["acc"], metrics["val_acc"], metrics["time_s"])
+            bar.set_postfix_str(f"loss {metrics['loss']:.4f} acc {metrics['acc']:.4f} "
+                                f"val acc {metrics['val_acc']:.4f}", refresh=False)
             if on_epoch_end is not None and on_epoch_end(epoch, dict(metrics)):
                 logger.info("stopped by on_epoch_end after epoch %d", epoch)
                 break

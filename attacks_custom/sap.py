@@ -210,11 +210,11 @@ class SmoothAdversarialPerturbation(EvasionAttack):
         finally:
             model.train(was_training)
         self.last_smoothness = smoothness(x, x_adv)
-        if logger.isEnabledFor(logging.INFO):
+        if logger.isEnabledFor(logging.DEBUG):  # callers (evaluate_attacks) report accuracies themselves
             pred = np.argmax(self.estimator.predict(x_adv, batch_size=self.batch_size), axis=1)
             hit = pred == y.argmax(1) if self.targeted else pred != y.argmax(1)
-            logger.info("SAP eps=%g: success rate %.2f%%, smoothness %.3g", self.eps, 100 * hit.mean(),
-                        self.last_smoothness)
+            logger.debug("SAP eps=%g: success rate %.2f%%, smoothness %.3g", self.eps, 100 * hit.mean(),
+                         self.last_smoothness)
         return x_adv
 
     @staticmethod

@@ -7,7 +7,7 @@ scored by the deployed model. Threat model (a): the whole 12 s context, eps in t
 
 Usage: python benchmarks/recheck_fusion.py --checkpoint results/<fusion stage-2 folder>/checkpoints-stage2/best.pt
            [--split intra|inter] [--n 500] [--eps 0.05] [--restarts 2] [--square-queries 2000] [--square-n 200]
-           [--threads 1] [--data-dir DIR]
+           [--threads 1] [--data-dir DIR] [--autoattack]
 The attacked beats are the first ``--n`` of the fusion stage's attacked test beats (same seed), for a beat-only CNN
 too (matched by record and R sample), so a fusion model and its CNN are compared on the same beats.
 """
@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--square-n", type=int, default=200)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--data-dir", default=os.environ.get("ECG_ART_DATA"))
+    p.add_argument("--autoattack", action="store_true",
+                   help="also the standard AutoAttack (APGD-CE, APGD-T, FAB-T, Square 5,000; BPDA for a fusion model)")
     args = p.parse_args(argv)
     import numpy as np
     import torch
@@ -85,6 +87,8 @@ def main(argv: list[str] | None = None) -> dict:
             eps=e, name="ta-apgdt")),
         f"{'soft ' if fusion else ''}pgd-100": ("soft", get_attack("pgd", clf, eps=e, max_iter=100)),
     }
+    if args.autoattack:
+        runs[f"{pre}standard autoattack"] = ("bpda", get_attack("autoattack", clf, eps=e))
     correct, seconds = {}, {}
     for name, (mode, attack) in runs.items():
         t0 = time.perf_counter()

@@ -107,6 +107,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
         from ecg_art.models import list_models
 
         names = list_models()
+    elif args.what == "zoo":
+        from ecg_art import zoo
+
+        names = [zoo.load_card(name).summary() for name in zoo.list_models()]
     else:
         from ecg_art.attacks import list_attacks
 
@@ -170,12 +174,25 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
         if defence_kind(defence) in ("trainer", "transformer", "detector"):
             raise ConfigError(f"defence {args.defence!r} is a {defence_kind(defence)}: it does not wrap a trained "
                               "model's predictions; train with it (e.g. a recipe) and benchmark the checkpoint")
-    ds = data.load_beats(args.data_dir, data.BeatConfig(), cache_dir=args.cache_dir)
-    split = data.make_split(ds, args.split, seed=args.seed)
-    x, y = ds.x[split.test], ds.y[split.test]
-    model, spec = load_model_spec(spec, input_length=int(x.shape[-1]), tracking_uri=args.tracking_uri)
-    classifier = make_classifier(model, input_length=int(x.shape[-1]), nb_classes=len(data.AAMI_CLASSES),
-                                 device=args.device)
+    if spec.kind == "zoo":  # the card's windows, split and clip values; its test split is the only unseen one
+        from ecg_art import zoo
+
+        card = zoo.load_card(spec.source)
+        if args.split not in (None, card.split["scheme"]):
+            raise ConfigError(f"zoo model {card.name!r} was trained on the {card.split['scheme']!r} split; "
+                              f"`--split {args.split}` would attack beats it was trained on")
+        args.split = card.split["scheme"]
+        test = zoo.load_test_data(card.name, data_dir=args.data_dir, cache_dir=args.cache_dir)
+        x, y = test.x, test.y
+        classifier = zoo.make_zoo_classifier(card.name, device=args.device)
+    else:
+        args.split = args.split or "intra"
+        ds = data.load_beats(args.data_dir, data.BeatConfig(), cache_dir=args.cache_dir)
+        split = data.make_split(ds, args.split, seed=args.seed)
+        x, y = ds.x[split.test], ds.y[split.test]
+        model, spec = load_model_spec(spec, input_length=int(x.shape[-1]), tracking_uri=args.tracking_uri)
+        classifier = make_classifier(model, input_length=int(x.shape[-1]), nb_classes=len(data.AAMI_CLASSES),
+                                     device=args.device)
     if defence is not None:
         classifier = apply_defence(classifier, defence)
     record = benchmark(classifier, x, y, suite=args.suite, eps=eps, batch_size=args.batch_size, n=args.n,
@@ -279,18 +296,20 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field (repeatable)")
     r.set_defaults(func=_cmd_run)
 
-    ls = sub.add_parser("list", help="list registered recipes, models or attacks")
-    ls.add_argument("what", choices=["recipes", "models", "attacks"])
+    ls = sub.add_parser("list", help="list registered recipes, models or attacks, or the zoo's trained models")
+    ls.add_argument("what", choices=["recipes", "models", "attacks", "zoo"])
     ls.set_defaults(func=_cmd_list)
 
     b = sub.add_parser("benchmark", help="robust accuracy of a trained model under an L-inf attack suite")
-    b.add_argument("model", help="NAME:CHECKPOINT.pt, a checkpoint path, or an MLflow URI (runs:/<id>/model)")
-    b.add_argument("--suite", default="standard", help="standard (9 attacks) or quick (FGSM, PGD-20, APGD-CE, SAP)")
+    b.add_argument("model", help="NAME:CHECKPOINT.pt, a checkpoint path, an MLflow URI (runs:/<id>/model) or "
+                   "zoo:NAME (ecg-art list zoo)")
+    b.add_argument("--suite", default="standard",
+                   help="standard (9 attacks and the standard AutoAttack) or quick (FGSM, PGD-20, APGD-CE, SAP)")
     b.add_argument("--eps", default="0.01,0.03,0.05,0.1", help="comma-separated L-inf budgets (normalised beat units)")
     b.add_argument("--n", type=int, default=500, help="random test beats attacked (seeded)")
     b.add_argument("--data-dir")
     b.add_argument("--cache-dir")
-    b.add_argument("--split", default="intra", help="intra or inter; the test side is attacked")
+    b.add_argument("--split", help="intra (default) or inter; the test side is attacked (zoo: the card's split)")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--batch-size", type=int, default=256)
     b.add_argument("--device", default="auto", help="auto, cpu or cuda")
@@ -347,8 +366,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # ART logs two INFO lines per attacked batch ("Creating adversarial samples", "Success rate ..."): thousands in
     # an adversarial training run. They are shown with -v only.
     logging.getLogger("art").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
     try:
-        with _terminate_as_interrupt():
+        # log lines go above the progress bars (tqdm.write) instead of through the middle of them
+        with _terminate_as_interrupt(), logging_redirect_tqdm():
             return int(args.func(args) or 0)
     except EcgArtError as exc:
         print(f"ecg-art: error: {exc}", file=sys.stderr)

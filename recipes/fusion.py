@@ -20,9 +20,10 @@ import numpy as np
 
 from ecg_art.exceptions import ConfigError
 from recipes.common import Config as BaseConfig
-from recipes.common import (Prepared, Recipe, attack_kwargs, build_classifier, config_params, derived_metrics,
-                            format_table, per_class, prepare_data, results_dir, run_tracker, set_threads, train,
-                            training_pgd)
+from recipes.common import (ADVERSARIAL_BEATS_FILE, BEAT_R_OFFSET, BEAT_WINDOW, TABLE_ONLY_ATTACKS, Prepared, Recipe,
+                            attack_kwargs, build_classifier, config_params, curve_subset, derived_metrics,
+                            example_beat, format_table, per_class, prepare_data, results_dir, run_tracker,
+                            set_threads, train, training_pgd)
 
 __all__ = ["Config", "PROFILES", "CLEAN_PROFILES", "run", "train_two_stage", "attack_suite", "FUSION_RECIPE",
            "FUSION_CLEAN_RECIPE"]
@@ -36,7 +37,9 @@ class Config(BaseConfig):
 
     name: str = "fusion"
     model: str = "fusion"
-    feature_set: str = "rhythm"  # "rhythm": 5 rhythm + 7 morphology features; "window": the 12 of a 1024 context
+    # "rhythm": 5 rhythm + 7 morphology features; "rhythm-record": those + 3 RR ratios to the recording's mean RR
+    # (an extra input value, attacked like the others); "window": the 12 of a 1024 context
+    feature_set: str = "rhythm"
     window: int = 4320  # context window (10 s before the beat, 2 s after); the CNN branch sees [r_offset - 90, +256)
     r_offset: int = 3600
     beat_unit: bool = True  # scale each context by its beat window's min-max: the crop is the baseline's input
@@ -189,6 +192,72 @@ def _blackbox(cfg: Config, classifier, x: np.ndarray, y: np.ndarray, eps: tuple[
     return rows, correct
 
 
+def _curve(cfg: Config, classifier, x: np.ndarray, y: np.ndarray, correct: dict[str, np.ndarray],
+           clean_ok: np.ndarray, tracker) -> dict[str, Any] | None:
+    """Worst case per eps (0, ``eps`` and ``curve_eps``) over the hard and the BPDA attacks (threat model a; the
+    table-only standard AutoAttack left out at every eps) on ``curve_n`` of the attacked beats (the seeded subset of
+    :func:`recipes.common.curve_subset`); budgets the evaluation already ran are reused. None without
+    ``curve_eps``."""
+    from ecg_art.evaluation import worst_case_curve
+
+    if not cfg.curve_eps:
+        return None
+    sub = curve_subset(cfg, len(y))
+    eps_all = sorted(set(cfg.curve_eps) | set(cfg.eps))
+    got: dict[tuple[str, float], np.ndarray] = {}
+    hard = tuple(a for a in cfg.attacks if a not in TABLE_ONLY_ATTACKS)
+    for mode, names, prefix in (("hard", hard, ""), ("bpda", cfg.adaptive_attacks, "bpda-")):
+        for a in names:
+            got.update({(prefix + a, e): correct[f"{prefix}{a}@{e:g}"][sub] for e in eps_all
+                        if f"{prefix}{a}@{e:g}" in correct})
+        missing = tuple(e for e in eps_all if any((prefix + a, e) not in got for a in names))
+        if missing:
+            _, _, c = attack_suite(cfg, classifier, x[sub], y[sub], attacks=names, eps=missing, mode=mode,
+                                   prefix=prefix)
+            for e in missing:
+                got.update({(prefix + a, e): c[f"{prefix}{a}@{e:g}"] for a in names})
+    curve = worst_case_curve(got, clean=clean_ok[sub])
+    tracker.log_metrics({f"curve_worst_eps{e:g}": w for e, w in zip(curve["eps"], curve["worst"])})
+    return curve
+
+
+def _adversarial_beats(cfg: Config, x: np.ndarray, y: np.ndarray, adv: dict[str, np.ndarray], tracker) -> None:
+    """The adversarial-beat figure, as the beat-only models have it, on the beat window of the context (the adaptive
+    attacks with hard and with BPDA gradients, at the largest table eps), logged and saved beside ``results.json``."""
+    from ecg_art.evaluation.plots import adversarial_beats_figure
+
+    e = max(cfg.eps)
+    start = cfg.r_offset - BEAT_R_OFFSET
+    crop = slice(start, start + BEAT_WINDOW)
+    beat = example_beat(y)
+    keys = [f"{p}{a}@{e:g}" for p in ("", "bpda-") for a in cfg.adaptive_attacks]
+    examples = {f"{k.split('@')[0]} eps={e:g}": adv[k][beat][..., crop] for k in keys if k in adv}
+    if examples:
+        fig = adversarial_beats_figure(x[beat][..., crop], examples, fs=360,
+                                       title=f"{cfg.name}: attacked test beat (beat window of the 12 s context)")
+        tracker.log_figure(fig, "adversarial_beats.png")
+        fig.savefig(results_dir(cfg) / ADVERSARIAL_BEATS_FILE, dpi=100)
+
+
+def with_record_rr(cfg: Config, prep: Prepared) -> Prepared:
+    """``prep`` with every context followed by its recording's mean RR in seconds (the "rhythm-record" input), from
+    the R-peak detector on each whole clean recording of the dataset."""
+    from ecg_art.features.record_rhythm import append_record_rr, record_mean_rr
+
+    ds = prep.dataset
+    if prep.train_idx is None or prep.val_idx is None:
+        raise ConfigError("`prep` lacks train_idx / val_idx: build it with recipes.common.prepare_data")
+    leads = dict(zip(ds.record.tolist(), ds.lead.tolist()))
+    mean_rr = record_mean_rr(leads, cfg.data_dir, leads=leads)
+    if cfg.context_clip[1] < max(mean_rr.values()):
+        raise ConfigError(f"`context_clip` {cfg.context_clip} cuts the mean RR of some record "
+                          f"({max(mean_rr.values()):.2f} s): raise its upper bound")
+    return dataclasses.replace(
+        prep, x_train=append_record_rr(prep.x_train, ds.record[prep.train_idx], mean_rr),
+        x_val=append_record_rr(prep.x_val, ds.record[prep.val_idx], mean_rr),
+        x_test=append_record_rr(prep.x_test, ds.record[prep.split.test], mean_rr))
+
+
 def _clip_values(cfg: Config) -> tuple[float, float]:
     """The model's input domain: the context clip in the beat unit, or [0, 1] for min-max scaled windows."""
     return tuple(cfg.context_clip) if cfg.beat_unit else (0.0, 1.0)
@@ -269,7 +338,8 @@ def _feature_attack(cfg: Config, model, x: np.ndarray, tracker) -> dict[str, Any
             row[f"{names[c]}_median"] = float(np.median(d[:, j]))
             row[f"{names[c]}_p95"] = float(np.percentile(d[:, j], 95))
             # beats whose interval moved by more than 50 ms (normalised RR: by more than 0.1)
-            row[f"{names[c]}_moved"] = float((d[:, j] > (0.1 if names[c].endswith("_norm") else 0.05)).mean())
+            row[f"{names[c]}_moved"] = float((d[:, j] > (0.1 if names[c].endswith(("_norm", "_rec")) else 0.05)
+                                              ).mean())
         out[f"{e:g}"] = row
         tracker.log_metrics({f"feature_attack_{k}_eps{e:g}": v for k, v in row.items() if k not in ("eps", "n")})
     return out
@@ -290,8 +360,11 @@ def run(cfg: Config, *, tracker=None) -> dict[str, Any]:
     set_threads(cfg)
     t0 = time.perf_counter()
     prep = prepare_data(cfg)
+    tail = 0
+    if cfg.feature_set == "rhythm-record":  # each context followed by its recording's mean RR (s)
+        prep, tail = with_record_rr(cfg, prep), 1
     torch.manual_seed(cfg.seed)
-    model = FusionNet(context_length=cfg.window, r_index=cfg.r_offset, feature_set=cfg.feature_set)
+    model = FusionNet(context_length=cfg.window + tail, r_index=cfg.r_offset, feature_set=cfg.feature_set)
     if cfg.init_cnn_from:
         from ecg_art.exceptions import CheckpointError
         from ecg_art.io import load_checkpoint
@@ -302,8 +375,8 @@ def run(cfg: Config, *, tracker=None) -> dict[str, Any]:
             raise CheckpointError(f"`init_cnn_from` checkpoint {cfg.init_cnn_from!r} does not fit the CNN branch: "
                                   f"{exc}") from exc
         logger.info("CNN branch initialised from %s", cfg.init_cnn_from)
-    classifier = build_classifier(cfg, prep.y_train, model=model,
-                                  clip_values=_clip_values(cfg))
+    classifier = build_classifier(cfg, prep.y_train, model=model, clip_values=_clip_values(cfg),
+                                  input_length=model.context_length)
     params = count_parameters(model)
     with run_tracker(cfg, tracker) as tracker:
         tracker.log_params({**config_params(cfg), **prep.sizes(), "params": params,
@@ -316,7 +389,12 @@ def run(cfg: Config, *, tracker=None) -> dict[str, Any]:
         clean_ok = predict_labels(classifier, x) == y
         adaptive_eps = tuple(sorted(set(cfg.eps) | set(cfg.adaptive_extra_eps)))
         hard_eps = tuple(sorted(set(adaptive_eps) | set(cfg.shift_eps)))
-        rows, adv, correct = attack_suite(cfg, classifier, x, y, attacks=cfg.attacks, eps=hard_eps)
+        rows, adv, correct = attack_suite(cfg, classifier, x, y, attacks=cfg.attacks, eps=adaptive_eps)
+        shift_only, shift_attacks = (tuple(e for e in hard_eps if e not in adaptive_eps),
+                                     tuple(a for a in cfg.attacks if a not in TABLE_ONLY_ATTACKS))
+        if shift_only and shift_attacks:  # the feature-shift analysis's extra budgets, without the table-only attacks
+            r0, a0, c0 = attack_suite(cfg, classifier, x, y, attacks=shift_attacks, eps=shift_only)
+            rows, adv, correct = {**rows, **r0}, {**adv, **a0}, {**correct, **c0}
         r2, a2, c2 = attack_suite(cfg, classifier, x, y, attacks=cfg.adaptive_attacks, eps=adaptive_eps, mode="bpda",
                                   prefix="bpda-")
         rows, adv, correct = {**rows, **r2}, {**adv, **a2}, {**correct, **c2}
@@ -339,13 +417,16 @@ def run(cfg: Config, *, tracker=None) -> dict[str, Any]:
         for key, r in rows.items():
             tracker.log_metrics({f"adv_acc_{key.replace('@', '_eps')}": r["adv_accuracy"]})
         inv = _invariance(cfg, model, x, adv, tracker)
+        curve = _curve(cfg, classifier, x, y, correct, clean_ok, tracker)
+        _adversarial_beats(cfg, x, y, adv, tracker)
         beat_only: dict[str, Any] = {}
         if cfg.threat_b_n:
             from ecg_art.features.threat import evaluate_beat_window_only
 
             sub_b = np.sort(np.random.default_rng(cfg.seed + 5).permutation(len(y))[:cfg.threat_b_n])
             cb: dict[str, np.ndarray] = {}
-            for mode, names in (("hard", cfg.attacks), ("bpda", cfg.adaptive_attacks)):
+            hard_b = tuple(a for a in cfg.attacks if a not in TABLE_ONLY_ATTACKS)
+            for mode, names in (("hard", hard_b), ("bpda", cfg.adaptive_attacks)):
                 model.feature_mode = mode
                 try:
                     res_b = evaluate_beat_window_only(model, x[sub_b], y[sub_b], attacks=names, eps=adaptive_eps,
@@ -359,7 +440,7 @@ def run(cfg: Config, *, tracker=None) -> dict[str, Any]:
                                        "n": int(len(sub_b)), "per_attack": {k: float(v.mean()) for k, v in at_e.items()}}
                 tracker.log_metrics({f"beat_only_acc_eps{e:g}": beat_only[f"{e:g}"]["worst_case"]})
         feature_attack = _feature_attack(cfg, model, x[:cfg.feature_attack_n], tracker) \
-            if cfg.feature_attack_n and model.feature_set == "rhythm" else {}
+            if cfg.feature_attack_n and model.feature_set != "window" else {}
         if cfg.log_model:
             tracker.log_model(classifier.model, name="model", input_example=prep.x_val[:2])
         row: dict[str, Any] = {"model": cfg.name, "clean": clean.accuracy, "macro_f1": clean.macro_f1,
@@ -373,6 +454,8 @@ def run(cfg: Config, *, tracker=None) -> dict[str, Any]:
         row.update({f"adaptive@{e:g}": adaptive[f"{e:g}"]["worst_case_all"] for e in cfg.eps})
         row.update({f"beat_only@{e:g}": beat_only[f"{e:g}"]["worst_case"] for e in cfg.eps if f"{e:g}" in beat_only})
         row["params"] = params
+        if curve:
+            row["curve"] = curve
         cols = [c for c, v in row.items() if not isinstance(v, dict)]
         table = format_table([row], cols, percent=tuple(c for c in cols if c not in ("model", "params")))
         detail = format_table([{"key": k, **r} for k, r in rows.items()], ["key", "mode", "n", "adv_accuracy"],

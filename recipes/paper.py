@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,10 +39,14 @@ class Config:
     val_by_record: bool | None = None
     seed: int = 0
     eps: tuple[float, ...] = (0.05,)
-    # PGD-100 too, so ACC_robust is the reference's sqrt(clean x mean(FGSM, PGD-20, PGD-100, SAP))
-    attacks: tuple[str, ...] = ("fgsm", "pgd", "pgd-100", "sap", "ta-apgd", "ta-apgd-dlr")
-    apgd_steps: int = 100
+    # PGD-100 too, so ACC_robust is the reference's sqrt(clean x mean(FGSM, PGD-20, PGD-100, SAP)); "autoattack" is the
+    # standard AutoAttack (APGD-CE, APGD-T, FAB-T, Square 5,000 queries; 100 steps) in every profile
+    attacks: tuple[str, ...] = ("fgsm", "pgd", "pgd-100", "sap", "ta-apgd", "ta-apgd-dlr", "autoattack")
+    apgd_steps: int = 100  # the APGD-CE / APGD-DLR columns only (not AutoAttack's own APGD-CE)
     eval_n: int | None = None  # test beats attacked per model; None: each recipe's own profile value
+    # the robust-accuracy-vs-eps figure: every attack of each model also at these eps, on its first curve_n beats
+    curve_eps: tuple[float, ...] = (0.01, 0.02, 0.03, 0.075, 0.1)
+    curve_n: int = 500
     warm_start: bool = False  # start the defences from the baseline's selected weights (fine-tuning)
     finetune_epochs: int = 6  # epochs of a warm-started defence
     # (stage, field, value) triples applied last to a stage's config, e.g. (("fusion", "nb_epochs", 12),)
@@ -58,10 +63,13 @@ class Config:
 
 
 PROFILES: dict[str, Config] = {
-    # quick: the defences fine-tune the baseline and APGD runs 25 steps, to fit minutes on 2 CPU cores
-    "quick": Config(profile="quick", apgd_steps=25, warm_start=True, stage_settings=(
+    # quick: the defences fine-tune the baseline and the APGD-CE / APGD-DLR columns run 25 steps, to fit minutes on
+    # 2 CPU cores (the standard AutoAttack keeps its 100 steps and 5,000 Square queries)
+    # (whole job <= 10 min: the eps curve at two more budgets, the clean ablation attacked on 100 beats)
+    "quick": Config(profile="quick", apgd_steps=25, warm_start=True, curve_eps=(0.02, 0.1), curve_n=100,
+                    stage_settings=(
         # the ablation's extractor is the defended model's: the feature attack and threat model (b) are run once
-        ("fusion-clean", "threat_b_n", 0), ("fusion-clean", "feature_attack_n", 0))),
+        ("fusion-clean", "threat_b_n", 0), ("fusion-clean", "feature_attack_n", 0), ("fusion-clean", "eval_n", 100))),
     # full: every training beat, the baseline trained to convergence, the defences fine-tune it for 6 epochs over every
     # training beat, APGD-CE/DLR at 100 steps, 2,000 attacked test beats per model: 1 h 55 min of one CPU thread on
     # the intra-patient split, 1 h 23 min on DS1 -> DS2 (README).
@@ -91,12 +99,13 @@ def _stage_config(cfg: Config, recipe, stage: str, init_from: str | None,
     shared = {"data_dir": cfg.data_dir, "cache_dir": cfg.cache_dir, "split": cfg.split, "seed": cfg.seed,
               "val_by_record": cfg.split == "inter" if cfg.val_by_record is None else cfg.val_by_record,
               "eps": cfg.eps, "attacks": cfg.attacks, "apgd_steps": cfg.apgd_steps, "experiment": cfg.experiment, "tracking_uri": cfg.tracking_uri,
-              "device": cfg.device, "resume": cfg.resume, "output_dir": cfg.output_dir, "threads": cfg.threads}
+              "device": cfg.device, "resume": cfg.resume, "output_dir": cfg.output_dir, "threads": cfg.threads,
+              "curve_eps": cfg.curve_eps, "curve_n": cfg.curve_n}
     if cfg.eval_n is not None:
         shared["eval_n"] = cfg.eval_n
     if stage == "detector":  # the detector scores its own attack set (seen and unseen in its training)
-        shared.pop("attacks")
-        shared.pop("eps")
+        for key in ("attacks", "eps", "curve_eps", "curve_n"):
+            shared.pop(key)
     source = (checkpoints or {}).get(FUSION_CNN_FROM.get(stage, ""))
     if source:
         shared["init_cnn_from"] = source
@@ -134,7 +143,8 @@ def run(cfg: Config) -> list[dict[str, Any]]:
     from ecg_art.io import write_json
     from ecg_art.report import report_from_paper_dir
     from ecg_art.tracking import Tracker
-    from recipes.common import results_dir
+    from ecg_art.report.html import ADVERSARIAL_BEATS_PREFIX
+    from recipes.common import ADVERSARIAL_BEATS_FILE, results_dir
 
     check_stage_settings(cfg, RECIPES.names())
     out = Path(cfg.output_dir) / f"{cfg.name}-{cfg.profile}-{cfg.split}-s{cfg.seed}"
@@ -143,6 +153,7 @@ def run(cfg: Config) -> list[dict[str, Any]]:
     missing: list[str] = []
     baseline_ckpt: str | None = None
     checkpoints: dict[str, str] = {}  # selected weights of the beat-only models, for the fusion stages
+    figures: dict[str, Path] = {}  # each stage's adversarial-beat figure, copied next to the table for the report
     t0 = time.perf_counter()
     with Tracker(cfg.experiment, run_name=f"paper-{cfg.profile}", tracking_uri=cfg.tracking_uri) as parent:
         parent.log_params(config_params(cfg))
@@ -154,6 +165,7 @@ def run(cfg: Config) -> list[dict[str, Any]]:
                 missing.append(stage)
                 continue
             scfg = _stage_config(cfg, recipe, stage, baseline_ckpt, checkpoints)
+            figures[stage] = results_dir(scfg) / ADVERSARIAL_BEATS_FILE
             if stage == "baseline" or stage in DEFENCES:
                 checkpoints[stage] = str(results_dir(scfg) / "checkpoints-train" / "best.pt")
             if stage == "baseline":
@@ -162,7 +174,7 @@ def run(cfg: Config) -> list[dict[str, Any]]:
             if cfg.resume and done.is_file():
                 logger.info("stage %r: reusing finished run %s", stage, done)
                 finished = json.loads(done.read_text())
-                row = finished["row"]
+                row = legacy_row(finished["row"], finished.get("config", {}).get("attacks", ()))
                 if "sens" not in row and "clean" in finished:  # runs whose row did not carry per-class figures
                     row.update(per_class(SimpleNamespace(sensitivity=finished["clean"].get("sensitivity", {}),
                                                          ppv=finished["clean"].get("ppv", {}))))
@@ -181,13 +193,32 @@ def run(cfg: Config) -> list[dict[str, Any]]:
         parent.log_text(table, "paper_table.md")
         parent.log_dict({"rows": rows, "missing": missing, "config": cfg.to_dict()}, "paper_table.json")
         (out / "table.md").write_text(table + "\n")
+        for stage, path in figures.items():
+            if path.is_file():
+                shutil.copyfile(path, out / f"{ADVERSARIAL_BEATS_PREFIX}{stage}.png")
         write_json(out / "table.json", {"rows": rows, "missing": missing, "config": cfg.to_dict(), "seconds": seconds})
         # one self-contained HTML page: tables, figures, the command that made them, package versions
         report = report_from_paper_dir(out, commands=_invocation())
         parent.log_artifact(report)
+        for png in sorted(out.glob("*.png")):  # the report's figures (trade-off, robust accuracy vs eps)
+            parent.log_artifact(png, "figures")
     print(f"\npaper ({cfg.profile}, {cfg.split} split, eps {', '.join(f'{e:g}' for e in cfg.eps)} in normalised "
           f"beat units; accuracies in %; {seconds / 60:.1f} min)\n{table}\nwritten to {out}/table.md; report: {report}")
     return rows
+
+
+def legacy_row(row: dict[str, Any], attacks) -> dict[str, Any]:
+    """``row`` of a finished run with the current keys: runs whose attacks did not include the standard AutoAttack
+    wrote the APGD-CE + APGD-DLR ensemble as ``autoattack@eps``, now ``apgd-ce-dlr@eps``.
+
+    Examples
+    --------
+    >>> legacy_row({"autoattack@0.05": 0.4, "pgd@0.05": 0.5}, ["pgd", "ta-apgd", "ta-apgd-dlr"])
+    {'apgd-ce-dlr@0.05': 0.4, 'pgd@0.05': 0.5}
+    """
+    if "autoattack" in attacks:
+        return row
+    return {("apgd-ce-dlr" + k[len("autoattack"):] if k.startswith("autoattack@") else k): v for k, v in row.items()}
 
 
 def _invocation() -> list[str] | None:
@@ -209,8 +240,8 @@ def _accepts_tracker(recipe) -> bool:
 
 # The reference's columns (Model | Clean | PGD-20 | SAP | Params) first, then the extensions; one group per eps.
 MODEL_COLUMNS = (("pgd", "PGD-20"), ("sap", "SAP"))
-EXTRA_COLUMNS = (("fgsm", "FGSM"), ("pgd-100", "PGD-100"), ("autoattack", "AutoAttack (APGD-CE+DLR)"),
-                 ("worst", "worst case"),
+EXTRA_COLUMNS = (("fgsm", "FGSM"), ("pgd-100", "PGD-100"), ("apgd-ce-dlr", "APGD-CE+DLR"),
+                 ("autoattack", "AutoAttack (standard)"), ("worst", "worst case"),
                  ("acc_robust", "ACC_robust"), ("adaptive", "adaptive worst (fusion; a: whole context)"),
                  ("beat_only", "adaptive worst (fusion; b: beat window only)"))
 #: The AAMI EC57 classes of the field's per-class table (Q is too rare in MIT-BIH to score).
@@ -223,7 +254,10 @@ DE_CHAZAL_2004 = {"model": "de Chazal et al. 2004 (published; DS1 -> DS2)",
 DETECTOR_COLUMNS = (("detector_auc", "AUC (non-adaptive, mean)"), ("detector_auc_seen", "AUC seen attacks"),
                     ("detector_auc_unseen", "AUC unseen attacks"), ("detector_tpr5", "TPR @ 5% FPR"),
                     ("detector_auc_adaptive", "AUC adaptive"),
-                    ("detector_joint_success_adaptive", "adaptive joint success"))
+                    ("detector_joint_success_adaptive", "adaptive joint success"),
+                    ("detector_classifier_worst", "classifier alone, worst case"),
+                    ("detector_accuracy_with_rejection", "accuracy with rejection (worst case)"),
+                    ("detector_clean_reject", "clean test beats rejected"))
 
 
 def aami_table(rows: list[dict[str, Any]], *, reference: dict[str, Any] | None = None) -> str:

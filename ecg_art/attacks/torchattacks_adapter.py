@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from ecg_art.estimators.torch_ops import preprocess
 from ecg_art.exceptions import AttackError, ConfigError
 
 __all__ = ["TorchattacksAdapter", "BeatImageModel"]
@@ -21,7 +22,8 @@ class BeatImageModel(nn.Module):
     """Presents an ART classifier's beat model as an image model on ``[0, 1]``.
 
     Input ``z`` of shape ``(N, 1, 1, L)`` in ``[0, 1]`` is mapped to beats ``x = lo + (hi - lo) * z`` of shape
-    ``(N, 1, L)``; the classifier's PyTorch preprocessing (if any) is applied, then its model gives the logits.
+    ``(N, 1, L)``; the classifier's preprocessing (if any) is applied — numpy preprocessors through ART's gradient
+    estimate of them (BPDA, as ART's ``loss_gradient`` does) — then its model gives the logits.
     """
 
     def __init__(self, classifier: Any, *, lo: float, hi: float) -> None:
@@ -32,9 +34,7 @@ class BeatImageModel(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         x = (self.lo + self.scale * z).reshape(z.shape[0], 1, -1)
-        if self._classifier.preprocessing_operations:
-            x, _ = self._classifier._apply_preprocessing(x, y=None, fit=False, no_grad=False)
-        return self.net(x)
+        return self.net(preprocess(self._classifier, x))
 
 
 class TorchattacksAdapter:
@@ -48,7 +48,8 @@ class TorchattacksAdapter:
     Parameters
     ----------
     classifier : art.estimators.classification.PyTorchClassifier
-        Estimator with ``clip_values`` and PyTorch-only preprocessing.
+        Estimator with ``clip_values``; numpy preprocessing defences are differentiated with ART's gradient estimate
+        (BPDA).
     attack_factory : callable
         ``attack_factory(image_model, eps_unit) -> torchattacks.Attack``; ``eps_unit`` is ``eps`` in ``[0, 1]`` units.
     eps : float
@@ -93,8 +94,6 @@ class TorchattacksAdapter:
         lo, hi = (np.asarray(v, dtype=np.float64) for v in clip)
         if lo.size != 1 or hi.size != 1:
             raise AttackError(f"attack {name!r} needs scalar `clip_values`, got arrays of shapes {lo.shape}, {hi.shape}")
-        if not classifier.all_framework_preprocessing:
-            raise AttackError(f"attack {name!r} can only differentiate PyTorch preprocessing of the classifier")
         self.lo, self.hi = float(lo), float(hi)
         self.name, self.eps, self.batch_size = name, float(eps), int(batch_size)
         self.bounded, self.verbose = bounded, verbose

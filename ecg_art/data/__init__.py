@@ -1,4 +1,5 @@
-"""data stage of ecg_art: MIT-BIH records (fetch, verify), AAMI beat windows with a keyed cache, and splits."""
+"""data stage of ecg_art: MIT-BIH records (fetch, verify), NSTDB noise records, AAMI beat windows with a keyed cache,
+and splits."""
 
 from ecg_art.data.beats import BeatConfig, load_beats
 from ecg_art.data.constants import (
@@ -14,6 +15,7 @@ from ecg_art.data.constants import (
 )
 from ecg_art.data.dataset import BeatDataset
 from ecg_art.data.describe import describe
+from ecg_art.data.nstdb import NSTDB_RECORDS, read_noise_record, resolve_noise_dir
 from ecg_art.data.paths import fetch_mitdb, resolve_cache_dir, resolve_data_dir
 from ecg_art.data.records import RecordInfo, count_annotations, verify_record
 from ecg_art.data.splits import Split, make_split, stratified_subset, transfer_split
@@ -42,4 +44,7 @@ __all__ = [
     "stratified_subset",
     "transfer_split",
     "describe",
+    "NSTDB_RECORDS",
+    "read_noise_record",
+    "resolve_noise_dir",
 ]

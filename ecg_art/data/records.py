@@ -161,7 +161,8 @@ def _read_header(data_dir: Path, record: str):
 
 
 def verify_record(record: str, data_dir: str | os.PathLike | None = None, *, expected_fs: float | None = MITDB_FS,
-                  expected_length: int | None = None, checksums: bool = True) -> RecordInfo:
+                  expected_length: int | None = None, checksums: bool = True,
+                  extensions: tuple[str, ...] = RECORD_EXTENSIONS) -> RecordInfo:
     """Check one record's files: present, header readable, ``.dat`` as long as the header says, checksums match.
 
     Parameters
@@ -176,6 +177,8 @@ def verify_record(record: str, data_dir: str | os.PathLike | None = None, *, exp
         Samples the header must declare (MIT-BIH: 650000); None trusts the header (synthetic records).
     checksums : bool
         Check the files listed in ``SHA256SUMS`` when that file exists (hashed once per process).
+    extensions : tuple of str
+        Files the record must have (MIT-BIH: ``.hea``, ``.dat``, ``.atr``; NSTDB noise records have no ``.atr``).
 
     Returns
     -------
@@ -192,7 +195,7 @@ def verify_record(record: str, data_dir: str | os.PathLike | None = None, *, exp
     ('MLII', 'V5')
     """
     path = resolve_data_dir(data_dir)
-    missing = [f"{record}{ext}" for ext in RECORD_EXTENSIONS if not (path / f"{record}{ext}").is_file()]
+    missing = [f"{record}{ext}" for ext in extensions if not (path / f"{record}{ext}").is_file()]
     if missing:
         raise DataNotFoundError(f"record {record!r}: missing {', '.join(missing)} in {str(path)!r}; {HOW_TO_GET_DATA}")
     hdr = _read_header(path, record)
@@ -219,7 +222,7 @@ def verify_record(record: str, data_dir: str | os.PathLike | None = None, *, exp
                                   f"needs {need} for {hdr.sig_len} samples x {len(chans)} signals, fmt {fmt})")
     if checksums:
         sums = read_checksums(path)
-        for ext in RECORD_EXTENSIONS:
+        for ext in extensions:
             fname = f"{record}{ext}"
             if fname in sums and _sha256(path / fname) != sums[fname]:
                 raise ChecksumError(f"record {record!r}: {str(path / fname)!r} does not match its SHA-256 "

@@ -1,5 +1,5 @@
 """Adversarial-example detection on ART's detector API: detector networks, the held-out protocol, metrics, the
-adaptive attack on classifier + detector, and figures."""
+adaptive attack on classifier + detector, accuracy with rejection of the two as one system, and figures."""
 
 from ecg_art.detection.adaptive import AdaptiveDetectorPGD, adaptive_perturb
 from ecg_art.detection.metrics import (
@@ -19,6 +19,7 @@ from ecg_art.detection.network import (
 )
 from ecg_art.detection.plots import roc_figure, score_histogram_figure
 from ecg_art.detection.protocol import DetectionProtocol, row_fingerprints
+from ecg_art.detection.rejection import accuracy_with_rejection, rejection_threshold, system_worst_case
 
 __all__ = [
     "AdaptiveDetectorPGD",
@@ -26,6 +27,7 @@ __all__ = [
     "DetectionResult",
     "DetectorCNN",
     "DetectorMLP",
+    "accuracy_with_rejection",
     "adaptive_perturb",
     "choose_threshold",
     "detection_result",
@@ -34,8 +36,10 @@ __all__ = [
     "make_detector_classifier",
     "make_input_detector",
     "roc_figure",
+    "rejection_threshold",
     "row_fingerprints",
     "score_histogram_figure",
     "score_labels",
+    "system_worst_case",
     "tpr_at_fpr",
 ]

@@ -1,9 +1,11 @@
 """Torch views of an ART PyTorchClassifier for attacks and trainers written in torch (SAP, NSR, the adaptive
-detector attack): its differentiable forward pass (torch preprocessing included) and its loss's label format."""
+detector attack, the torchattacks adapter, CW-Linf): its differentiable forward pass, preprocessing included (numpy
+preprocessors through ART's own gradient estimate, BPDA), and its loss's label format."""
 
 from __future__ import annotations
 
-from typing import Callable
+import logging
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -11,16 +13,59 @@ from art.estimators.classification import PyTorchClassifier
 from art.exceptions import EstimatorError
 from art.utils import check_and_transform_label_format
 
-from ecg_art.exceptions import AttackError
+__all__ = ["torch_forward", "labels_to_tensor", "preprocess"]
 
-__all__ = ["torch_forward", "labels_to_tensor"]
+logger = logging.getLogger(__name__)
+
+
+class _NumpyPreprocessing(torch.autograd.Function):
+    """Forward: the estimator's (numpy) preprocessing chain. Backward: ART's estimate of its gradient
+    (``estimate_gradient`` of each preprocessor, identity for most: BPDA), as ART's own ``loss_gradient`` does."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, estimator: Any) -> torch.Tensor:
+        x_np = x.detach().cpu().numpy().copy()  # a copy: the attack may update x in place before the backward pass
+        ctx.estimator, ctx.x_np = estimator, x_np
+        # ART exposes no public preprocessing hook; the package's private calls of it all live in this module
+        x_pre, _ = estimator._apply_preprocessing(x_np, y=None, fit=False)  # noqa: SLF001
+        return torch.from_numpy(np.ascontiguousarray(x_pre)).to(device=x.device, dtype=x.dtype)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        estimator, g_np = ctx.estimator, grad.detach().cpu().numpy()
+        g = estimator._apply_preprocessing_gradient(ctx.x_np, g_np, fit=False)  # noqa: SLF001
+        return torch.from_numpy(np.ascontiguousarray(g)).to(device=grad.device, dtype=grad.dtype), None
+
+
+def preprocess(estimator: Any, x: torch.Tensor) -> torch.Tensor:
+    """``x`` through the estimator's preprocessing, differentiable: torch preprocessing as it is, numpy preprocessing
+    (e.g. ART's ``FeatureSqueezing``) through ART's gradient estimate of it (BPDA, Athalye et al. 2018).
+
+    Examples
+    --------
+    >>> from art.defences.preprocessor import FeatureSqueezing
+    >>> from ecg_art.estimators import make_classifier
+    >>> from ecg_art.models import BaselineCNN
+    >>> clf = make_classifier(BaselineCNN(input_length=64), input_length=64, device="cpu",
+    ...                       preprocessing_defences=[FeatureSqueezing(clip_values=(0.0, 1.0), bit_depth=1)])
+    >>> x = torch.tensor([[[0.2, 0.7] * 32]], requires_grad=True)
+    >>> y = preprocess(clf, x)
+    >>> y[0, 0, :2].tolist(), torch.autograd.grad(y.sum(), x)[0].unique().tolist()
+    ([0.0, 1.0], [1.0])
+    """
+    if not estimator.preprocessing_operations:
+        return x
+    if estimator.all_framework_preprocessing:
+        x_pre, _ = estimator._apply_preprocessing(x, None, fit=False, no_grad=False)  # noqa: SLF001
+        return x_pre
+    return _NumpyPreprocessing.apply(x, estimator)
 
 
 def torch_forward(estimator, requester) -> Callable[[torch.Tensor], torch.Tensor]:
-    """A differentiable ``x -> logits`` function of a :class:`PyTorchClassifier`, preprocessing included.
+    """A differentiable ``x -> logits`` function of a :class:`PyTorchClassifier`, preprocessing included (numpy
+    preprocessors through ART's gradient estimate, see :func:`preprocess`).
 
-    Raises ART's ``EstimatorError`` for a non-PyTorch estimator and :class:`AttackError` when the estimator has
-    preprocessing that is not written in torch (its gradient would need numpy round trips every step).
+    Raises ART's ``EstimatorError`` for a non-PyTorch estimator.
     """
     if not isinstance(estimator, PyTorchClassifier):
         raise EstimatorError(requester, [PyTorchClassifier], estimator)
@@ -28,15 +73,11 @@ def torch_forward(estimator, requester) -> Callable[[torch.Tensor], torch.Tensor
     if not estimator.preprocessing_operations:
         return model
     if not estimator.all_framework_preprocessing:
-        raise AttackError(
-            f"{requester.__name__} needs torch preprocessing only; the estimator has "
-            f"{[type(p).__name__ for p in estimator.preprocessing_operations]}"
-        )
+        logger.debug("%s: numpy preprocessing %s, differentiated with ART's gradient estimate (BPDA)",
+                     requester.__name__, [type(p).__name__ for p in estimator.preprocessing_operations])
 
     def forward(x: torch.Tensor) -> torch.Tensor:
-        # ART exposes no public differentiable preprocessing hook; this is the one private call of the package.
-        x_pre, _ = estimator._apply_preprocessing(x, None, fit=False, no_grad=False)  # noqa: SLF001
-        return model(x_pre)
+        return model(preprocess(estimator, x))
 
     return forward
 

@@ -5,7 +5,7 @@ from ecg_art.evaluation.benchmark import DEFAULT_EPS, benchmark
 from ecg_art.evaluation.compare import compare_runs, comparison_figure, comparison_table, headline_metrics
 from ecg_art.evaluation.cw_linf import CarliniWagnerLinfPGD, cw_linf
 from ecg_art.evaluation.metrics import (ClassificationMetrics, classification_metrics, linf, smoothness, snr_db,
-                                        worst_case_correct)
+                                        worst_case_correct, worst_case_curve)
 from ecg_art.evaluation.model_spec import ModelSpec, load_model_spec, parse_model_spec
 from ecg_art.evaluation.plots import (
     adversarial_beats_figure,
@@ -23,6 +23,7 @@ __all__ = [
     "smoothness",
     "snr_db",
     "worst_case_correct",
+    "worst_case_curve",
     "confusion_matrix_figure",
     "adversarial_beats_figure",
     "robustness_curve_figure",

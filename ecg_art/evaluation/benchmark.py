@@ -118,12 +118,14 @@ def benchmark(
     Parameters
     ----------
     classifier : art.estimators.classification.PyTorchClassifier
-        The model (with any ART pre/post-processing defences attached, see :func:`ecg_art.defences.apply_defence`).
+        The model (with any ART pre/post-processing defences attached, see :func:`ecg_art.defences.apply_defence`);
+        every attack runs through numpy preprocessing defences with ART's gradient estimate of them (BPDA).
     x, y : numpy.ndarray
         Beats ``(m, 1, L)`` in the classifier's ``clip_values`` and their integer labels.
     suite : str or sequence of SuiteEntry
-        ``"standard"`` (FGSM, PGD-20, PGD-100, APGD-CE, APGD-DLR, CW-Linf, DeepFool, Square, SAP), ``"quick"`` (FGSM,
-        PGD-20, APGD-CE with 10 steps, SAP) or custom entries (see :mod:`ecg_art.evaluation.suites`).
+        ``"standard"`` (FGSM, PGD-20, PGD-100, APGD-CE, APGD-DLR, CW-Linf, DeepFool, Square, SAP and the standard
+        AutoAttack), ``"quick"`` (FGSM, PGD-20, APGD-CE with 10 steps, SAP) or custom entries (see
+        :mod:`ecg_art.evaluation.suites`).
     eps : float or iterable of float
         Budgets in normalised beat units, each > 0.
     batch_size : int
@@ -169,6 +171,9 @@ def benchmark(
     if x.ndim != 3 or len(x) != len(y) or len(y) == 0:
         raise ConfigError(f"`x` must be beats (m, 1, L) with one label each in `y`, got {x.shape} and {y.shape}")
     x, y = _subset(x, y, n, seed)
+    if classifier.preprocessing_operations and not classifier.all_framework_preprocessing:
+        logger.info("numpy preprocessing %s: every gradient-based attack differentiates it with ART's gradient "
+                    "estimate (BPDA)", [type(p).__name__ for p in classifier.preprocessing_operations])
     clean_ok = _correct(classifier, x, y, batch_size)
     scores: list[AttackScore] = []
     robust: list[dict[float, np.ndarray]] = []

@@ -19,7 +19,10 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_PARAMS = ("name", "model", "defence", "profile", "split", "seed", "suite")
 #: Per-eps headline metrics as the recipes log them (``<prefix>_eps<eps>``), in column order, with their labels.
-HEADLINE = (("adv_acc_pgd", "PGD-20"), ("adv_acc_sap", "SAP"), ("autoattack", "AutoAttack"), ("worst", "worst case"),
+#: ``adv_acc_autoattack`` is the standard AutoAttack (the attack "autoattack"); ``apgd-ce-dlr`` the APGD-CE + APGD-DLR
+#: ensemble, which runs logged before the standard AutoAttack existed logged as ``autoattack``.
+HEADLINE = (("adv_acc_pgd", "PGD-20"), ("adv_acc_sap", "SAP"), ("adv_acc_autoattack", "AutoAttack (standard)"),
+            ("apgd-ce-dlr", "APGD-CE+DLR"), ("autoattack", "APGD-CE+DLR (old key)"), ("worst", "worst case"),
             ("acc_robust", "ACC_robust"), ("adaptive_acc", "adaptive worst (a)"),
             ("beat_only_acc", "adaptive worst (b)"))
 #: The detector's summary AUCs (``recipes/detector.py``), drawn in a panel of their own.
@@ -51,7 +54,8 @@ def metric_label(key: str) -> str:
 
 def headline_metrics(present: Sequence[str]) -> list[str]:
     """The headline columns among the metric keys ``present``: clean accuracy, then per eps (ascending) PGD-20, SAP,
-    AutoAttack, worst case, ACC_robust and the fusion's adaptive worst cases; the detector AUCs last.
+    the standard AutoAttack, APGD-CE+DLR, worst case, ACC_robust and the fusion's adaptive worst cases; the detector
+    AUCs last.
 
     Examples
     --------

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ecg_art.estimators.torch_ops import preprocess
 from ecg_art.exceptions import AttackError, ConfigError
 
 __all__ = ["cw_margin_pgd", "CarliniWagnerLinfPGD", "cw_linf"]
@@ -61,12 +62,12 @@ def cw_margin_pgd(
 
 
 class CarliniWagnerLinfPGD:
-    """Batches :func:`cw_margin_pgd` over numpy beats of an ART ``PyTorchClassifier`` (torch preprocessing included).
+    """Batches :func:`cw_margin_pgd` over numpy beats of an ART ``PyTorchClassifier`` (its preprocessing included).
 
     Parameters
     ----------
     classifier : art.estimators.classification.PyTorchClassifier
-        Estimator with ``clip_values`` and PyTorch-only preprocessing.
+        Estimator with ``clip_values``; numpy preprocessing is differentiated with ART's gradient estimate (BPDA).
     eps : float
         L-inf budget in beat units.
     eps_step : float, optional
@@ -85,8 +86,6 @@ class CarliniWagnerLinfPGD:
                  kappa: float = 50.0, batch_size: int = 256, verbose: bool = False) -> None:
         if classifier.clip_values is None:
             raise AttackError("cw-linf needs a classifier with `clip_values`")
-        if not classifier.all_framework_preprocessing:
-            raise AttackError("cw-linf can only differentiate PyTorch preprocessing of the classifier")
         if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
             raise ConfigError(f"`max_iter` must be a positive int, got {max_iter!r}")
         step = eps / 4.0 if eps_step is None else float(eps_step)
@@ -96,11 +95,8 @@ class CarliniWagnerLinfPGD:
         self.kappa, self.batch_size, self.verbose = float(kappa), int(batch_size), verbose
 
     def _logits(self, x: torch.Tensor) -> torch.Tensor:
-        clf = self.classifier
-        if clf.preprocessing_operations:
-            # ART has no public differentiable preprocessing hook (the torchattacks adapter makes the same call)
-            x, _ = clf._apply_preprocessing(x, y=None, fit=False, no_grad=False)  # noqa: SLF001
-        return clf.model(x)
+        # numpy preprocessing (e.g. FeatureSqueezing) through ART's gradient estimate of it (BPDA)
+        return self.classifier.model(preprocess(self.classifier, x))
 
     def generate(self, x: np.ndarray, y: np.ndarray | None = None, **kwargs) -> np.ndarray:
         """Adversarial beats for ``x`` ``(n, 1, L)``; ``y`` integer labels (None: the classifier's predictions)."""

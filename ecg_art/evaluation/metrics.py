@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Mapping
+from typing import Any, Mapping
 
 import numpy as np
 from sklearn.metrics import confusion_matrix, f1_score
 
 from ecg_art.exceptions import ConfigError
 
-__all__ = ["ClassificationMetrics", "classification_metrics", "snr_db", "smoothness", "linf", "worst_case_correct"]
+__all__ = ["ClassificationMetrics", "classification_metrics", "snr_db", "smoothness", "linf", "worst_case_correct",
+           "worst_case_curve"]
 
 AAMI = ("N", "S", "V", "F", "Q")
 
@@ -140,3 +141,36 @@ def worst_case_correct(correct: Mapping[str, np.ndarray], *, clean: np.ndarray |
     if len(shapes) != 1 or len(next(iter(shapes))) != 1:
         raise ConfigError(f"`correct` arrays (and `clean`) must all have the same shape (n,), got {sorted(shapes)}")
     return np.logical_and.reduce(arrays)
+
+
+def worst_case_curve(correct: Mapping[tuple[str, float], np.ndarray], *, clean: np.ndarray) -> dict[str, Any]:
+    """Worst-case robust accuracy per eps over every attack run at that eps, with eps 0 as the clean accuracy.
+
+    Parameters
+    ----------
+    correct : mapping of (attack, eps) to bool array
+        ``(n,)`` True where the attacked beat is still classified correctly; every entry covers the same beats.
+    clean : bool array
+        ``(n,)`` True where the clean beat is classified correctly (a clean error counts as broken at every eps).
+
+    Returns
+    -------
+    dict
+        ``{"eps": [0.0, e1, ...], "worst": [clean acc, acc1, ...], "attacks": [[...] per eps], "n": n}``, eps
+        ascending, the form of a paper-job row's ``curve``.
+
+    Examples
+    --------
+    >>> ok = np.array([1, 1, 1, 0], bool)
+    >>> worst_case_curve({("fgsm", 0.01): np.array([1, 1, 0, 0], bool), ("pgd", 0.01): np.array([1, 0, 1, 0], bool),
+    ...                   ("pgd", 0.1): np.array([0, 0, 0, 0], bool)}, clean=ok)["worst"]
+    [0.75, 0.25, 0.0]
+    """
+    clean = np.asarray(clean, dtype=bool)
+    eps = sorted({float(e) for _, e in correct})
+    worst, names = [float(clean.mean())], [[]]
+    for e in eps:
+        at_eps = {a: c for (a, ee), c in correct.items() if float(ee) == e}
+        worst.append(float(worst_case_correct(at_eps, clean=clean).mean()))
+        names.append(sorted(at_eps))
+    return {"eps": [0.0, *eps], "worst": worst, "attacks": names, "n": int(clean.size)}

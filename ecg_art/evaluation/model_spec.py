@@ -1,4 +1,5 @@
-"""What ``ecg-art benchmark MODEL`` accepts: ``NAME:CHECKPOINT.pt``, a checkpoint path, or an MLflow model URI."""
+"""What ``ecg-art benchmark MODEL`` accepts: ``NAME:CHECKPOINT.pt``, a checkpoint path, an MLflow model URI, or
+``zoo:NAME`` (a model shipped with the package, :mod:`ecg_art.zoo`)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ DEFAULT_MODEL_NAME = "baseline_cnn"
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A parsed model specification: ``kind`` is ``"checkpoint"`` or ``"mlflow"``."""
+    """A parsed model specification: ``kind`` is ``"checkpoint"``, ``"mlflow"`` or ``"zoo"`` (``source``: its name)."""
 
     kind: str
     source: str
@@ -27,6 +28,8 @@ class ModelSpec:
     model_kwargs: Mapping[str, Any] = field(default_factory=dict)
 
     def describe(self) -> str:
+        if self.kind == "zoo":
+            return f"zoo:{self.source}"
         return self.source if self.kind == "mlflow" or not self.model_name else f"{self.model_name}:{self.source}"
 
 
@@ -37,9 +40,10 @@ def parse_model_spec(spec: str, *, model_name: str | None = None,
     Parameters
     ----------
     spec : str
-        ``runs:/<id>/model`` or ``models:/<name>/<version>`` (MLflow), ``NAME:PATH`` (registered model ``NAME`` with
-        the weights of checkpoint ``PATH``), or a checkpoint ``PATH`` (model name stored in the checkpoint, else
-        ``model_name``, else ``"baseline_cnn"``). A bare registered name is refused: random weights say nothing.
+        ``runs:/<id>/model`` or ``models:/<name>/<version>`` (MLflow), ``zoo:NAME`` (a zoo model, its card gives
+        model and kwargs), ``NAME:PATH`` (registered model ``NAME`` with the weights of checkpoint ``PATH``), or a
+        checkpoint ``PATH`` (model name stored in the checkpoint, else ``model_name``, else ``"baseline_cnn"``). A
+        bare registered name is refused: random weights say nothing.
     model_name : str, optional
         Model name for a bare checkpoint path.
     model_kwargs : mapping, optional
@@ -48,9 +52,9 @@ def parse_model_spec(spec: str, *, model_name: str | None = None,
     Raises
     ------
     RegistryError
-        ``NAME`` (or ``spec`` itself, when it is no file) is not a registered model.
+        ``NAME`` (or ``spec`` itself, when it is no file) is not a registered model, or ``zoo:NAME`` no zoo model.
     ConfigError
-        A bare model name without weights.
+        A bare model name without weights; ``model_name`` or ``model_kwargs`` with a zoo model (its card sets them).
     CheckpointError
         ``spec`` looks like a path that does not exist.
 
@@ -60,6 +64,8 @@ def parse_model_spec(spec: str, *, model_name: str | None = None,
     'mlflow'
     >>> parse_model_spec("baseline_cnn:missing.pt").model_name
     'baseline_cnn'
+    >>> parse_model_spec("zoo:at-nsr-intra").describe()
+    'zoo:at-nsr-intra'
     """
     from ecg_art.models import list_models
     from ecg_art.models.registry import MODELS
@@ -70,6 +76,14 @@ def parse_model_spec(spec: str, *, model_name: str | None = None,
     spec, kwargs = spec.strip(), dict(model_kwargs or {})
     if is_model_uri(spec):
         return ModelSpec("mlflow", spec, model_name, kwargs)
+    if spec.lower().startswith("zoo:"):
+        from ecg_art.zoo import load_card
+
+        card = load_card(spec)  # RegistryError naming the unknown zoo model and the known ones
+        if model_name or kwargs:
+            raise ConfigError(f"zoo model {card.name!r} takes its model and kwargs from its card; drop "
+                              "`model_name` / `model_kwargs` (--model-name / --model-kwargs)")
+        return ModelSpec("zoo", card.name, card.model, dict(card.model_kwargs))
     if Path(spec).is_file():
         return ModelSpec("checkpoint", spec, model_name, kwargs)
     name, sep, path = spec.partition(":")
@@ -124,6 +138,10 @@ def load_model_spec(spec: str | ModelSpec, *, model_name: str | None = None,
         from ecg_art.tracking.models import load_logged_model
 
         return load_logged_model(parsed.source, tracking_uri=tracking_uri), parsed
+    if parsed.kind == "zoo":
+        from ecg_art.zoo import load_model
+
+        return load_model(parsed.source), parsed
     payload = load_checkpoint(parsed.source)
     state = payload.get("model")
     if not isinstance(state, Mapping) or not state:

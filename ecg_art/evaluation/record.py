@@ -48,9 +48,9 @@ class SanityCheck:
 class BenchmarkRecord:
     """RobustBench-style record of one model under one L-inf attack suite.
 
-    ``worst_case[i]`` is the AutoAttack-style ensemble accuracy at ``eps[i]``: a beat counts as robust only if it is
-    classified correctly clean and under every attack of the suite. ``unbounded_accuracy`` is PGD's accuracy with a
-    budget spanning the whole clip range (should be ~0; ``nan`` when not run).
+    ``worst_case[i]`` is the per-beat worst case at ``eps[i]`` (as RobustBench counts it): a beat counts as robust only
+    if it is classified correctly clean and under every attack of the suite. ``unbounded_accuracy`` is PGD's accuracy
+    with a budget spanning the whole clip range (should be ~0; ``nan`` when not run).
     """
 
     model: str
@@ -126,6 +126,15 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+#: Registered names of the standard AutoAttack (:func:`ecg_art.attacks.ta_attacks.ta_autoattack`).
+AUTOATTACK_NAMES = ("autoattack", "ta-autoattack")
+
+
+def _autoattack_component(score: AttackScore) -> bool:
+    """Whether ``score`` is a standalone run of one of AutoAttack's components: APGD-CE or Square."""
+    return (score.attack == "ta-apgd" and score.kwargs.get("loss", "ce") == "ce") or score.attack == "ta-square"
+
+
 def sanity_checks(attacks: tuple[AttackScore, ...], worst_case: tuple[float, ...], *, eps: tuple[float, ...],
                   clean_accuracy: float,
                   unbounded_accuracy: float, tolerance: float,
@@ -134,6 +143,8 @@ def sanity_checks(attacks: tuple[AttackScore, ...], worst_case: tuple[float, ...
 
     * ``monotone_in_eps/<attack>``: accuracy does not grow with eps (beyond ``tolerance``);
     * ``pgd-100<=pgd-20`` and ``pgd-20<=fgsm``: more iterations never help the model (beyond ``tolerance``);
+    * ``autoattack<=components``: the standard AutoAttack is at most each of its component attacks that ran on its
+      own (APGD-CE, Square; beyond ``tolerance``) — it runs them, and more, on the beats they leave;
     * ``worst_case<=each``: the ensemble is at most every attack and at most clean accuracy;
     * ``unbounded_attack``: PGD with a budget spanning the whole clip range reaches at most ``unbounded_max_accuracy``
       (otherwise gradients are masked or the attack is broken).
@@ -161,6 +172,13 @@ def sanity_checks(attacks: tuple[AttackScore, ...], worst_case: tuple[float, ...
             bad = [f"eps={e:g}: {s.at(e):.3f} > {w.at(e):.3f}" for e in s.eps
                    if e in w.eps and s.at(e) > w.at(e) + tolerance]
             checks.append(SanityCheck(f"{strong}<={weak}", not bad, "; ".join(bad) or f"{strong} at most {weak}"))
+    for aa in (a for a in attacks if a.attack in AUTOATTACK_NAMES):
+        parts = [a for a in attacks if _autoattack_component(a)]
+        if parts:
+            bad = [f"eps={e:g}: {aa.at(e):.3f} > {p.label} {p.at(e):.3f}" for p in parts for e in aa.eps
+                   if e in p.eps and aa.at(e) > p.at(e) + tolerance]
+            checks.append(SanityCheck(f"{aa.label}<=components", not bad, "; ".join(bad) or
+                                      f"{aa.label} at most {', '.join(p.label for p in parts)}"))
     bad = [f"eps={e:g} above {a.label}" for a in attacks for e, acc in zip(a.eps, a.robust_accuracy)
            if worst_case[eps.index(e)] > acc + 1e-12]
     bad += [f"eps={e:g} above clean" for e, w in zip(eps, worst_case) if w > clean_accuracy + 1e-12]

@@ -46,6 +46,9 @@ SUITES: dict[str, tuple[SuiteEntry, ...]] = {
                    note="minimum-norm L2 DeepFool, projected onto each L-inf ball"),
         SuiteEntry("square", "ta-square", {"n_queries": 1000}, note="score-based black box (gradient-free)"),
         SuiteEntry("sap", "sap"),
+        SuiteEntry("autoattack", "autoattack",
+                   note="standard AutoAttack (Croce & Hein 2020): APGD-CE, APGD-T, FAB-T, Square 5,000 queries; "
+                        "100 steps"),
     ),
     "quick": (
         SuiteEntry("fgsm", "fgsm"),

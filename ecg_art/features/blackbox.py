@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import logging
 import math
-from contextlib import contextmanager
-from typing import Iterator
 
 import numpy as np
 import torch
 from torch import nn
 
 from ecg_art.exceptions import AttackError, ConfigError
+from ecg_art.seeding import numpy_seed
 
 __all__ = ["Windows2D", "SquareAttack1D", "ClippedHopSkipJump", "square_shape"]
 
@@ -53,20 +52,6 @@ class Windows2D(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x.reshape(x.shape[0], 1, -1).float())
-
-
-@contextmanager
-def _numpy_seed(seed: int | None) -> Iterator[None]:
-    """Seed NumPy's global RNG (used by ART's random-search attacks) and restore its state afterwards."""
-    if seed is None:
-        yield
-        return
-    state = np.random.get_state()
-    np.random.seed(seed % 2**32)
-    try:
-        yield
-    finally:
-        np.random.set_state(state)
 
 
 def _project(x: np.ndarray, x_adv: np.ndarray, eps: float, clip_values) -> np.ndarray:
@@ -169,7 +154,7 @@ class SquareAttack1D:
                               max_iter=self.max_iter, p_init=self.p_init, nb_restarts=self.nb_restarts,
                               batch_size=self.batch_size, verbose=self.verbose)
         x_img = x.reshape(len(x), 1, *self.image_shape).copy()
-        with _numpy_seed(self.seed):
+        with numpy_seed(self.seed):
             x_adv = attack.generate(x_img, y=np.eye(self.classifier.nb_classes, dtype=np.float32)[labels])
         return _project(x, x_adv.reshape(x.shape), self.eps, self.classifier.clip_values)
 
@@ -213,7 +198,7 @@ class ClippedHopSkipJump:
         attack = HopSkipJump(_shadow(self.classifier, tuple(self.classifier.input_shape)), norm=np.inf,
                              max_iter=self.max_iter, max_eval=self.max_eval, init_eval=self.init_eval,
                              init_size=self.init_size, batch_size=self.batch_size, verbose=self.verbose)
-        with _numpy_seed(self.seed):
+        with numpy_seed(self.seed):
             x_adv = attack.generate(x.copy())
         x_adv = np.where(np.isfinite(x_adv), x_adv, x)  # HSJ leaves failed beats as given
         return _project(x, x_adv, self.eps, self.classifier.clip_values)

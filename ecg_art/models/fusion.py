@@ -11,6 +11,7 @@ from torch import nn
 from ecg_art.exceptions import ConfigError
 from ecg_art.models.cnn import conv_blocks
 from ecg_art.features import FEATURE_NAMES, FeatureConfig, FeatureExtractor, FeatureNormalizer, check_windows
+from ecg_art.features.record_rhythm import RECORD_RHYTHM_FEATURE_NAMES, RecordRhythmFeatures
 from ecg_art.features.rhythm import RHYTHM_FEATURE_NAMES, RhythmBeatFeatures
 from ecg_art.features.rpeaks import RPeakConfig
 
@@ -19,8 +20,11 @@ __all__ = ["FusionNet"]
 logger = logging.getLogger(__name__)
 _BRANCHES = ("cnn", "features", "head")
 #: Feature sets: "window" = the 12 features of :class:`FeatureExtractor` on a 1024-sample context; "rhythm" = 5 rhythm
-#: features from R peaks detected over the whole (long) context + 7 morphology features (:class:`RhythmBeatFeatures`).
-FEATURE_SETS = {"window": FEATURE_NAMES, "rhythm": RHYTHM_FEATURE_NAMES}
+#: features from R peaks detected over the whole (long) context + 7 morphology features (:class:`RhythmBeatFeatures`);
+#: "rhythm-record" = those 12 + 3 RR ratios to the recording's mean RR, carried by the input's last sample
+#: (:class:`ecg_art.features.record_rhythm.RecordRhythmFeatures`; ``context_length`` counts that sample).
+FEATURE_SETS = {"window": FEATURE_NAMES, "rhythm": RHYTHM_FEATURE_NAMES,
+                "rhythm-record": RECORD_RHYTHM_FEATURE_NAMES}
 
 
 class FusionNet(nn.Module):
@@ -65,9 +69,10 @@ class FusionNet(nn.Module):
         Dropout before each output layer.
     feature_config : FeatureConfig, optional
         Extractor windows and temperatures.
-    feature_set : {"window", "rhythm"}
-        Which 12 features (:data:`FEATURE_SETS`). ``"rhythm"`` expects a long context (e.g. 10 s before the beat
-        and 2 s after) scaled in the unit of the beat's own window, so the crop is exactly the baseline's input.
+    feature_set : {"window", "rhythm", "rhythm-record"}
+        Which features (:data:`FEATURE_SETS`). ``"rhythm"`` expects a long context (e.g. 10 s before the beat
+        and 2 s after) scaled in the unit of the beat's own window, so the crop is exactly the baseline's input;
+        ``"rhythm-record"`` the same context followed by one sample holding the recording's mean RR in seconds.
     rpeak_config : RPeakConfig, optional
         R-peak detector of the ``"rhythm"`` set.
 
@@ -139,8 +144,9 @@ class FusionNet(nn.Module):
         if feature_set == "window":
             self.extractor = FeatureExtractor(fs=fs, r_index=r_index, mode=feature_mode, config=feature_config)
         else:
-            self.extractor = RhythmBeatFeatures(fs=fs, r_index=r_index, mode=feature_mode, rpeak_config=rpeak_config,
-                                                feature_config=feature_config)
+            cls = RhythmBeatFeatures if feature_set == "rhythm" else RecordRhythmFeatures
+            self.extractor = cls(fs=fs, r_index=r_index, mode=feature_mode, rpeak_config=rpeak_config,
+                                 feature_config=feature_config)
         self.normalizer = FeatureNormalizer(n_features=len(self.feature_names))
         mlp: list[nn.Module] = []
         f_in = len(self.feature_names)
@@ -237,7 +243,7 @@ class FusionNet(nn.Module):
         return f.numpy()
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Standardised features ``(N, 12)`` of a batch of windows (current ``feature_mode``)."""
+        """Standardised features ``(N, n_features)`` of a batch of windows (current ``feature_mode``)."""
         return self.normalizer(self.extractor(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -8,7 +8,7 @@ from typing import Any, Sequence
 
 from ecg_art.exceptions import ConfigError
 
-__all__ = ["tradeoff_figure", "tradeoff_points"]
+__all__ = ["tradeoff_figure", "tradeoff_points", "eps_curve_figure"]
 
 _WORST = re.compile(r"^(worst|adaptive)@(.+)$")
 
@@ -83,4 +83,35 @@ def tradeoff_figure(rows: Sequence[dict[str, Any]], *, eps: float | None = None,
     ax.set(xlim=(max(0.0, min(xs) - pad), min(101.0, max(xs) + pad)), ylim=(-2, 102), xlabel="clean accuracy (%)",
            ylabel=f"worst-case robust accuracy @{eps:g} (%)", title=title or f"Clean vs worst case, L-inf eps {eps:g}")
     ax.grid(alpha=0.3)
+    return fig
+
+
+def eps_curve_figure(rows: Sequence[dict[str, Any]], *, title: str | None = None):
+    """Worst-case robust accuracy against eps, one line per model (a ``matplotlib`` Figure), from each row's ``curve``
+    (``{"eps": [...], "worst": [...], "n": n}``, as the paper job's stages write it; eps 0 is clean accuracy).
+
+    Examples
+    --------
+    >>> fig = eps_curve_figure([{"model": "at", "curve": {"eps": [0, 0.05, 0.1], "worst": [0.95, 0.8, 0.5], "n": 9}}])
+    >>> [line.get_label() for line in fig.axes[0].get_lines()]
+    ['at (n=9)']
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    curves = [(str(r.get("model", "?")), r["curve"]) for r in rows if isinstance(r.get("curve"), dict)]
+    if not curves:
+        raise ConfigError("no row of `rows` has a `curve` (run the paper job with `curve_eps`)")
+    fig = Figure(figsize=(6.5, 4.5), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    for name, c in curves:
+        eps, worst = c.get("eps"), c.get("worst")
+        if not isinstance(eps, list) or not isinstance(worst, list) or len(eps) != len(worst) or not eps:
+            raise ConfigError(f"row {name!r}: `curve` needs equal-length `eps` and `worst` lists, got {c!r}")
+        ax.plot(eps, [100 * w for w in worst], marker="o", ms=4, label=f"{name} (n={c.get('n', '?')})")
+    ax.set(xlabel="L-inf eps (normalised beat units)", ylabel="worst-case robust accuracy (%)", ylim=(-2, 102),
+           title=title or "Robust accuracy vs eps (worst case over attacks)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return fig

@@ -207,9 +207,16 @@ def write_report(out_dir: str | Path, *, title: str, tables_markdown: str, rows:
     return path
 
 
+#: Files of the paper folder: the report's figures, and the adversarial-beat figure of each stage (``<prefix><stage>``).
+TRADEOFF_FILE, EPS_CURVE_FILE = "tradeoff.png", "robust_accuracy_vs_eps.png"
+ADVERSARIAL_BEATS_PREFIX = "adversarial_beats-"
+
+
 def report_from_paper_dir(paper_dir: str | Path, *, title: str | None = None,
                           commands: Sequence[str] | None = None) -> Path:
-    """Build ``paper_dir/report.html`` from the paper job's ``table.md`` and ``table.json`` with the trade-off figure.
+    """Build ``paper_dir/report.html`` from the paper job's ``table.md`` and ``table.json``: the tables, the trade-off
+    and robust-accuracy-vs-eps figures (also saved as PNG beside them), each stage's adversarial-beat figure
+    (``adversarial_beats-<stage>.png``, copied there by the paper job) and the per-class sensitivities.
 
     ``commands`` defaults to the ``ecg-art run paper`` line of the config in ``table.json``.
 
@@ -218,7 +225,7 @@ def report_from_paper_dir(paper_dir: str | Path, *, title: str | None = None,
     >>> report_from_paper_dir("results/paper-quick-intra-s0")  # doctest: +SKIP
     PosixPath('results/paper-quick-intra-s0/report.html')
     """
-    from ecg_art.report.figures import tradeoff_figure
+    from ecg_art.report.figures import eps_curve_figure, tradeoff_figure
 
     paper_dir = Path(paper_dir)
     files = {name: paper_dir / name for name in ("table.md", "table.json")}
@@ -229,12 +236,26 @@ def report_from_paper_dir(paper_dir: str | Path, *, title: str | None = None,
     text = files["table.md"].read_text(encoding="utf-8")
     if isinstance(data.get("seconds"), (int, float)):
         text += f"\n\nRun time: {data['seconds'] / 60:.1f} min."
-    figures = {}
-    try:
-        figures["Clean accuracy vs worst-case robust accuracy (fusion: the smaller of worst case and adaptive)"] = \
-            tradeoff_figure(rows)
-    except ConfigError as exc:
-        logger.info("no trade-off figure: %s", exc)
+    figures: dict[str, Any] = {}
+    drawn = (("Clean accuracy vs worst-case robust accuracy (fusion: the smaller of worst case and adaptive)",
+              tradeoff_figure, TRADEOFF_FILE),
+             ("Worst-case robust accuracy vs eps, over every attack of each model's table but the standard AutoAttack "
+              "(fusion: its hard and BPDA attacks, threat model a), on each model's first n attacked test beats",
+              eps_curve_figure, EPS_CURVE_FILE))
+    for caption, draw, name in drawn:
+        try:
+            fig = draw(rows)
+        except ConfigError as exc:
+            logger.info("no figure %s: %s", name, exc)
+            continue
+        fig.savefig(paper_dir / name, dpi=120)
+        figures[caption] = paper_dir / name
+    order = {str(r.get("model")): i for i, r in enumerate(rows)}
+    beats = sorted(paper_dir.glob(f"{ADVERSARIAL_BEATS_PREFIX}*.png"),
+                   key=lambda p: (order.get(p.stem.removeprefix(ADVERSARIAL_BEATS_PREFIX), len(order)), p.name))
+    for path in beats:
+        figures[f"Adversarial examples: {path.stem.removeprefix(ADVERSARIAL_BEATS_PREFIX)}, one attacked test beat "
+                f"(top) and each attack's perturbation (bottom)"] = path
     if commands is None:
         commands = [f"ecg-art run paper --profile {cfg.get('profile', 'quick')} --seed {cfg.get('seed', 0)} "
                     f"--set split={cfg.get('split', 'intra')}"]

@@ -3,22 +3,26 @@ atomic per-epoch checkpoints and exact resume."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import functools
 import logging
 import random
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from ecg_art.estimators.checks import check_beats
 from ecg_art.evaluation.metrics import classification_metrics
 from ecg_art.exceptions import CheckpointError, ConfigError
 from ecg_art.io import load_checkpoint, save_checkpoint
 
-__all__ = ["TrainHistory", "fit_classifier", "class_weights_from_labels", "seed_everything"]
+__all__ = ["TrainHistory", "fit_classifier", "class_weights_from_labels", "seed_everything", "quiet_bars"]
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +90,43 @@ def _remove_stale_temps(ckpt_dir: Path) -> None:
         stale.unlink(missing_ok=True)
 
 
+def _disabled_bar(bar: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    kwargs["disable"] = True
+    return bar(*args, **kwargs)
+
+
+@contextlib.contextmanager
+def quiet_bars(obj: Any):
+    """Within the block, the tqdm bars that the modules of ``obj``'s class hierarchy create are disabled.
+
+    ART's trainers (``AdversarialTrainer`` and the like) draw an "Adversarial training epochs" bar on every ``fit``
+    call, with no switch to turn it off; :func:`fit_classifier` calls them once per epoch under its own bar.
+
+    Examples
+    --------
+    >>> from art.defences.trainer import AdversarialTrainer
+    >>> import art.defences.trainer.adversarial_trainer as module
+    >>> before = module.trange
+    >>> with quiet_bars(AdversarialTrainer.__new__(AdversarialTrainer)):
+    ...     module.trange(3).disable
+    True
+    >>> module.trange is before
+    True
+    """
+    saved = []
+    for module in {sys.modules.get(cls.__module__) for cls in type(obj).__mro__} - {None}:
+        for name in ("tqdm", "trange"):
+            bar = getattr(module, name, None)
+            if callable(bar):
+                saved.append((module, name, bar))
+                setattr(module, name, functools.partial(_disabled_bar, bar))
+    try:
+        yield
+    finally:
+        for module, name, bar in saved:
+            setattr(module, name, bar)
+
+
 def fit_classifier(
     classifier,
     x: np.ndarray,
@@ -102,6 +143,7 @@ def fit_classifier(
     resume: bool = False,
     on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
     verbose: bool = False,
+    desc: str = "training",
 ) -> TrainHistory:
     """Train ``classifier`` one epoch at a time, keep the weights of the best validation macro-F1, stop early.
 
@@ -133,6 +175,11 @@ def fit_classifier(
         Continue from ``checkpoint_dir/last.pt`` if it exists.
     on_epoch_end : callable, optional
         Called as ``on_epoch_end(epoch, metrics)`` after each epoch (e.g. to log to MLflow).
+    verbose : bool
+        One progress bar over the epochs (validation accuracy, macro-F1 and the best epoch in its postfix); the
+        per-batch bars of ART's ``fit`` and trainers stay off either way.
+    desc : str
+        Label of the progress bar.
 
     Returns
     -------
@@ -195,14 +242,16 @@ def fit_classifier(
         logger.info("resumed from %s at epoch %d", ckpt_dir / "last.pt", start_epoch)
 
     t0 = time.perf_counter()
+    bar = tqdm(total=nb_epochs, initial=start_epoch, desc=desc, unit="epoch", disable=not verbose)
     for epoch in range(start_epoch, nb_epochs):
         if epoch - history.best_epoch > patience and history.best_epoch >= 0:
             history.stopped_early = True
             break
         seed_everything(seed * 1000 + epoch)
         te = time.perf_counter()
-        # ART's own fit shows a per-batch progress bar with verbose; trainers show theirs
-        runner.fit(x, y, nb_epochs=1, batch_size=batch_size, **({"verbose": verbose} if trainer is None else {}))
+        # one bar per run (ours): ART's fit draws an "Epochs 1/1" bar with verbose, its trainers one per call
+        with quiet_bars(runner):
+            runner.fit(x, y, nb_epochs=1, batch_size=batch_size, **({"verbose": False} if trainer is None else {}))
         train_seconds = time.perf_counter() - te
         val = classification_metrics(y_val, _predict(classifier, x_val, 1024))
         metrics = {"epoch": float(epoch), "train_seconds": train_seconds,
@@ -216,9 +265,11 @@ def fit_classifier(
         if improved:
             history.best_epoch, history.best_score = epoch, val.macro_f1
             best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
-        if verbose:
-            logger.info("epoch %d: val acc %.4f macro-F1 %.4f%s", epoch, val.accuracy, val.macro_f1,
-                        " (best)" if improved else "")
+        logger.debug("epoch %d: val acc %.4f macro-F1 %.4f%s", epoch, val.accuracy, val.macro_f1,
+                     " (best)" if improved else "")
+        bar.set_postfix_str(f"val acc {val.accuracy:.4f} macro-F1 {val.macro_f1:.4f} "
+                            f"(best {history.best_score:.4f} @ {history.best_epoch})", refresh=False)
+        bar.update(1)
         if ckpt_dir is not None:
             save_checkpoint(ckpt_dir / "last.pt", {
                 "epoch": epoch,
@@ -233,8 +284,13 @@ def fit_classifier(
         if on_epoch_end is not None:
             on_epoch_end(epoch, metrics)
 
+    bar.close()
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
     history.seconds += time.perf_counter() - t0
+    if verbose:
+        logger.info("%s: %d epochs in %.1f s, best validation macro-F1 %.4f at epoch %d%s", desc,
+                    len(history.epochs), history.seconds, history.best_score, history.best_epoch,
+                    " (stopped early)" if history.stopped_early else "")
     return history

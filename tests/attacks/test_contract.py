@@ -19,6 +19,8 @@ FAST_KWARGS = {
     "ta-cw-l2": {"steps": 20, "c": 5.0, "lr": 0.05},
     "ta-deepfool": {"steps": 10},
     "ta-square": {"n_queries": 100},
+    "autoattack": {"steps": 10, "n_queries": 100},  # standard: 100 steps, 5,000 queries (see test_autoattack.py)
+    "ta-autoattack": {"steps": 10, "n_queries": 100},
 }
 
 

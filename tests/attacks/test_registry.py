@@ -11,7 +11,7 @@ from ecg_art.attacks import AttackRunner, get_attack, list_attacks, register_att
 from ecg_art.exceptions import AttackError, ConfigError, RegistryError
 
 BUILTIN = ["fgsm", "pgd", "pgd-100", "ta-fgsm", "ta-pgd", "ta-apgd", "ta-apgd-dlr", "ta-cw-l2", "ta-deepfool",
-           "ta-square", "ta-autoattack"]
+           "ta-square", "autoattack", "ta-autoattack"]
 
 
 def test_builtin_attacks_registered():

@@ -152,7 +152,7 @@ def test_labels_one_hot_and_targeted(trained_classifier, test_beats):
 def test_verbose_and_logging_do_not_change_result(trained_classifier, test_beats, caplog):
     x = test_beats[0][:8]
     quiet = SmoothAdversarialPerturbation(trained_classifier, eps=EPS, pgd_iter=2).generate(x)
-    with caplog.at_level("INFO", logger="attacks_custom.sap"):
+    with caplog.at_level("DEBUG", logger="attacks_custom.sap"):
         loud = SmoothAdversarialPerturbation(trained_classifier, eps=EPS, pgd_iter=2, verbose=True).generate(x)
     np.testing.assert_array_equal(quiet, loud)
     assert "smoothness" in caplog.text

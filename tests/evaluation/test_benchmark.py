@@ -89,7 +89,28 @@ def test_bad_arguments(trained_classifier, kw, match):  # noqa: F811
 
 def test_suites():
     assert [e.label for e in get_suite("standard")] == ["fgsm", "pgd-20", "pgd-100", "apgd-ce", "apgd-dlr",
-                                                        "cw-linf", "deepfool", "square", "sap"]
+                                                        "cw-linf", "deepfool", "square", "sap", "autoattack"]
+    autoattack = get_suite("standard")[-1]
+    assert autoattack.attack == "autoattack" and not autoattack.kwargs  # the standard settings, nothing weakened
+
+
+def test_sanity_flags_an_autoattack_above_its_components():
+    apgd = AttackScore("apgd-ce", "ta-apgd", {"steps": 100}, (0.01, 0.1), (0.6, 0.3), 0.0)
+    square = AttackScore("square", "ta-square", {"n_queries": 1000}, (0.01, 0.1), (0.7, 0.5), 0.0)
+    dlr = AttackScore("apgd-dlr", "ta-apgd-dlr", {}, (0.01, 0.1), (0.1, 0.1), 0.0)  # no component of AutoAttack
+    fine = AttackScore("autoattack", "autoattack", {}, (0.01, 0.1), (0.55, 0.3), 0.0)
+    broken = AttackScore("autoattack", "autoattack", {}, (0.01, 0.1), (0.55, 0.4), 0.0)  # above APGD-CE at 0.1
+
+    def check(aa):
+        got = sanity_checks((apgd, square, dlr, aa), (0.1, 0.1), eps=(0.01, 0.1), clean_accuracy=0.9,
+                            unbounded_accuracy=0.0, tolerance=0.02, unbounded_max_accuracy=0.05)
+        return {c.name: c for c in got}["autoattack<=components"]
+
+    assert check(fine).passed and "apgd-ce, square" in check(fine).detail
+    assert not check(broken).passed and check(broken).detail == "eps=0.1: 0.400 > apgd-ce 0.300"
+    alone = sanity_checks((fine,), (0.55, 0.3), eps=(0.01, 0.1), clean_accuracy=0.9, unbounded_accuracy=float("nan"),
+                          tolerance=0.02, unbounded_max_accuracy=0.05)
+    assert "autoattack<=components" not in {c.name for c in alone}  # nothing to compare with
 
 
 # --- model specifications -------------------------------------------------------------------------------------------

@@ -14,7 +14,8 @@ from ecg_art.evaluation.compare import metric_label
 from ecg_art.exceptions import TrackingError
 
 MODEL = {"test_accuracy": 0.96, "test_macro_f1": 0.8, "adv_acc_pgd_eps0.05": 0.7, "adv_acc_sap_eps0.05": 0.75,
-         "adv_acc_fgsm_eps0.05": 0.8, "autoattack_eps0.05": 0.65, "worst_eps0.05": 0.6, "acc_robust_eps0.05": 0.8,
+         "adv_acc_fgsm_eps0.05": 0.8, "adv_acc_autoattack_eps0.05": 0.64, "apgd-ce-dlr_eps0.05": 0.65,
+         "autoattack_eps0.05": 0.66, "worst_eps0.05": 0.6, "acc_robust_eps0.05": 0.8,
          "snr_db_pgd_eps0.05": 20.0, "stage_seconds": 12.0}
 FUSION = {"test_accuracy": 0.97, "adv_acc_pgd_eps0.05": 0.9, "adv_acc_sap_eps0.05": 0.9,
           "adaptive_acc_eps0.05": 0.5, "beat_only_acc_eps0.05": 0.55, "adv_acc_bpda-pgd_eps0.05": 0.6}
@@ -52,11 +53,13 @@ def test_latest_experiment_of_an_empty_store(tmp_path):
 
 def test_headline_metrics_order_and_labels():
     keys = headline_metrics([*MODEL, *FUSION, *DETECTOR, "worst_eps0.1", "total_seconds"])
-    assert keys == ["test_accuracy", "adv_acc_pgd_eps0.05", "adv_acc_sap_eps0.05", "autoattack_eps0.05",
-                    "worst_eps0.05", "acc_robust_eps0.05", "adaptive_acc_eps0.05", "beat_only_acc_eps0.05",
+    assert keys == ["test_accuracy", "adv_acc_pgd_eps0.05", "adv_acc_sap_eps0.05", "adv_acc_autoattack_eps0.05",
+                    "apgd-ce-dlr_eps0.05", "autoattack_eps0.05", "worst_eps0.05", "acc_robust_eps0.05",
+                    "adaptive_acc_eps0.05", "beat_only_acc_eps0.05",
                     "worst_eps0.1", "detector_auc", "detector_auc_seen", "detector_auc_unseen",
                     "detector_auc_adaptive"]
-    assert [metric_label(k) for k in keys[:3]] == ["clean", "PGD-20 @0.05", "SAP @0.05"]
+    assert [metric_label(k) for k in keys[:6]] == ["clean", "PGD-20 @0.05", "SAP @0.05", "AutoAttack (standard) @0.05",
+                                                   "APGD-CE+DLR @0.05", "APGD-CE+DLR (old key) @0.05"]
 
 
 def test_default_compare_picks_headline_metrics_and_drops_empty_runs(store):

@@ -31,23 +31,34 @@ def test_worst_case_and_ensembles_count_a_beat_robust_only_if_every_attack_fails
            ("ta-apgd-dlr", 0.05): _beats([0, 0, 2, 0]),  # beat 1 broken
            ("fgsm", 0.05): _beats([0, 1, 2, 1])}         # beat 3 broken
     out = derived_metrics(_Oracle(), adv, y, clean_accuracy=1.0, eps=(0.05,), clean_correct=np.ones(4, bool))
-    assert out["autoattack@0.05"] == pytest.approx(0.5)   # beats 0 and 3 survive both APGDs
+    assert out["apgd-ce-dlr@0.05"] == pytest.approx(0.5)  # beats 0 and 3 survive both APGDs
+    assert "autoattack@0.05" not in out  # two APGDs are no AutoAttack: the standard one is an attack of its own
     assert out["worst@0.05"] == pytest.approx(0.25)       # only beat 0 survives everything
     wrong_clean = derived_metrics(_Oracle(), adv, y, clean_accuracy=0.75, eps=(0.05,),
                                   clean_correct=np.array([False, True, True, True]))
-    assert wrong_clean["worst@0.05"] == 0.0 and wrong_clean["autoattack@0.05"] == pytest.approx(0.25)
+    assert wrong_clean["worst@0.05"] == 0.0 and wrong_clean["apgd-ce-dlr@0.05"] == pytest.approx(0.25)
     assert out["acc_robust@0.05"] == pytest.approx(np.sqrt(1.0 * 0.75))  # only FGSM of the reference's four ran
-    assert out["worst@0.05"] <= min(out["autoattack@0.05"], 0.75)
+    assert out["worst@0.05"] <= min(out["apgd-ce-dlr@0.05"], 0.75)
+
+
+def test_worst_case_includes_the_standard_autoattack():
+    y = np.array([0, 1, 2, 0])
+    adv = {("ta-apgd", 0.05): _beats([0, 1, 2, 0]), ("ta-apgd-dlr", 0.05): _beats([0, 1, 2, 0]),
+           ("autoattack", 0.05): _beats([0, 1, 0, 1])}  # only the standard AutoAttack breaks beats 2 and 3
+    out = derived_metrics(_Oracle(), adv, y, clean_accuracy=1.0, eps=(0.05,), clean_correct=np.ones(4, bool))
+    assert out["apgd-ce-dlr@0.05"] == 1.0 and out["worst@0.05"] == pytest.approx(0.5)
 
 
 def test_paper_tables_put_the_reference_columns_first_and_detector_apart():
     rows = [{"model": "baseline", "clean": 0.97, "macro_f1": 0.9, "pgd@0.05": 0.0, "sap@0.05": 0.1, "params": 42885,
-             "autoattack@0.05": 0.0},
+             "apgd-ce-dlr@0.05": 0.02, "autoattack@0.05": 0.01, "worst@0.05": 0.0},
             {"model": "detector", "detector_auc": 0.95, "detector_auc_adaptive": 0.5}]
     text = tables(rows, (0.05,))
     header = text.splitlines()[0]
     assert header.startswith("| Model | Clean | PGD-20 @0.05 | SAP @0.05 | Params | macro-F1")
     assert "| baseline | 97.00 | 0.00 | 10.00 | 42885 | 90.00 |" in text
+    assert header.endswith("| APGD-CE+DLR @0.05 | AutoAttack (standard) @0.05 | worst case @0.05 |")
+    assert "| 2.00 | 1.00 | 0.00 |" in text and "AutoAttack (APGD" not in text
     assert "Detector" in text and "| detector | 95.00 | 50.00 |" in text
 
 
@@ -64,6 +75,17 @@ def test_format_table_blanks_missing_values():
 
 def test_paper_profiles_attack_with_the_reference_acc_robust_set():
     assert {"fgsm", "pgd", "pgd-100", "sap"} <= set(PROFILES["quick"].attacks)
+
+
+@pytest.mark.parametrize("profile", ["quick", "full"])
+def test_every_profile_runs_the_standard_autoattack_with_its_standard_settings(profile):
+    from recipes.common import attack_kwargs
+
+    cfg = PROFILES[profile]
+    assert "autoattack" in cfg.attacks
+    for stage in ("baseline", "at", "at-nsr", "fusion"):
+        scfg = _stage(cfg, stage)
+        assert "autoattack" in scfg.attacks and "autoattack" not in attack_kwargs(scfg, scfg.attacks), stage
 
 
 def _stage(cfg, stage, init_from="baseline/best.pt"):
@@ -162,3 +184,25 @@ def test_aami_table_has_de_chazal_on_the_inter_patient_split_only():
     assert "fusion | 90.00 | 90.00 | 50.00" in intra
     assert aami_table([{"model": "x", "clean": 1.0}]) == ""  # rows without per-class figures: no table
     assert DE_CHAZAL_2004["sens"]["V"] == 0.777
+
+
+def test_every_model_stage_gets_the_eps_curve_and_the_detector_does_not():
+    quick, full = PROFILES["quick"], PROFILES["full"]
+    assert 0.1 in quick.curve_eps and 0.1 in full.curve_eps and full.curve_n >= quick.curve_n
+    for stage in ("baseline", "at", "nsr", "at-nsr", "fusion", "fusion-clean"):
+        scfg = _stage(quick, stage)
+        assert (scfg.curve_eps, scfg.curve_n) == (quick.curve_eps, quick.curve_n)
+    detector = _stage(quick, "detector")
+    from recipes.detector import PROFILES as DETECTOR
+
+    assert (detector.curve_eps, detector.curve_n) == (DETECTOR["quick"].curve_eps, DETECTOR["quick"].curve_n)
+
+
+def test_a_resumed_row_of_before_the_standard_autoattack_is_relabelled():
+    from recipes.paper import legacy_row
+
+    old = {"model": "at", "autoattack@0.05": 0.436, "worst@0.05": 0.428}
+    assert legacy_row(old, ["fgsm", "ta-apgd", "ta-apgd-dlr"]) == {"model": "at", "apgd-ce-dlr@0.05": 0.436,
+                                                                   "worst@0.05": 0.428}
+    new = {"autoattack@0.05": 0.396, "apgd-ce-dlr@0.05": 0.436}
+    assert legacy_row(new, ["ta-apgd", "autoattack"]) == new

@@ -43,3 +43,17 @@ def test_figure_has_one_labelled_point_per_model_in_percent(paper_rows):
 def test_bad_rows_name_the_problem(rows, kwargs, needle):
     with pytest.raises(ConfigError, match=needle):
         tradeoff_figure(rows, **kwargs)
+
+
+def test_eps_curve_has_one_line_per_model_with_a_curve(paper_rows):
+    from ecg_art.report import eps_curve_figure
+
+    ax = eps_curve_figure(paper_rows).axes[0]
+    lines = ax.get_lines()
+    assert [line.get_label() for line in lines] == ["baseline (n=100)", "at-nsr (n=100)"]  # fusion row: no curve
+    assert list(lines[1].get_xdata()) == [0.0, 0.01, 0.05, 0.1]
+    assert list(lines[1].get_ydata()) == pytest.approx([96.0, 93.0, 86.0, 51.0])
+    with pytest.raises(ConfigError, match="curve"):
+        eps_curve_figure([{"model": "d", "detector_auc": 0.9}])
+    with pytest.raises(ConfigError, match="equal-length"):
+        eps_curve_figure([{"model": "a", "curve": {"eps": [0, 0.1], "worst": [0.9]}}])

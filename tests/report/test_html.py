@@ -19,7 +19,7 @@ def _numbers(markdown: str) -> list[str]:
             if re.fullmatch(r"-?\d+(\.\d+)?", c.strip())]
 
 
-def test_paper_report_holds_every_number_and_the_tradeoff_figure(paper_dir):
+def test_paper_report_holds_every_number_and_its_figures(paper_dir):
     path = report_from_paper_dir(paper_dir)
     assert path == paper_dir / "report.html"
     html = path.read_text(encoding="utf-8")
@@ -27,8 +27,12 @@ def test_paper_report_holds_every_number_and_the_tradeoff_figure(paper_dir):
     assert len(numbers) > 40 and "86.04" in numbers and "95.31" in numbers
     assert all(f'<td class="num">{n}</td>' in html for n in numbers)
     assert "<th>AUC adaptive</th>" in html and "<p>Detector (held-out test split; AUC and rates in %):</p>" in html
-    (png,) = IMG.findall(html)
-    assert base64.b64decode(png).startswith(b"\x89PNG\r\n\x1a\n")
+    pngs = IMG.findall(html)
+    assert len(pngs) == 3 and all(base64.b64decode(p).startswith(b"\x89PNG\r\n\x1a\n") for p in pngs)
+    captions = re.findall(r"<figcaption>([^<]*)</figcaption>", html)
+    assert [c.split()[0] for c in captions] == ["Clean", "Worst-case", "Adversarial"]
+    assert "at-nsr" in captions[2]
+    assert (paper_dir / "tradeoff.png").is_file() and (paper_dir / "robust_accuracy_vs_eps.png").is_file()
     assert "ecg-art run paper --profile quick --seed 0 --set split=intra" in html and "12.6 min" in html
 
 

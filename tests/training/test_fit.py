@@ -74,3 +74,29 @@ def test_class_weights_lift_rare_classes():
     w = class_weights_from_labels([0] * 90 + [1] * 9 + [2], nb_classes=4)
     assert w[2] > w[1] > w[0] > 0 and w[3] == 0
     assert np.isclose(w[:3].mean(), 1.0)
+
+
+@pytest.mark.parametrize("with_trainer", [False, True])
+def test_one_progress_bar_per_training_run(capsys, with_trainer):
+    from art.attacks.evasion import FastGradientMethod
+    from art.defences.trainer import AdversarialTrainer
+
+    import art.defences.trainer.adversarial_trainer as art_trainer_module
+
+    x, y = _problem(96)
+    xv, yv = _problem(30, seed=1)
+    clf = _classifier()
+    trainer = AdversarialTrainer(clf, FastGradientMethod(clf, eps=0.05), ratio=0.5) if with_trainer else None
+    bars_before = art_trainer_module.trange
+    hist = fit_classifier(clf, x, y, validation_data=(xv, yv), nb_epochs=3, batch_size=32, patience=5,
+                          trainer=trainer, verbose=True, desc="tiny at")
+    err = capsys.readouterr().err
+    assert len(hist.epochs) == 3 and "tiny at" in err and "3/3" in err and "macro-F1" in err
+    assert "Adversarial training epochs" not in err and "Epochs" not in err  # ART's per-call bars stay off
+    assert art_trainer_module.trange is bars_before  # and ART's module is left as it was
+
+
+def test_no_bar_unless_verbose(capsys):
+    x, y = _problem(64)
+    fit_classifier(_classifier(), x, y, validation_data=_problem(20, seed=1), nb_epochs=2, batch_size=32)
+    assert capsys.readouterr().err == ""
