@@ -4,12 +4,14 @@ scored on DS2 (the paper job's inter split: DS1 train + held-out-record val -> D
 - ``annot-local``: RR intervals from the reference annotations, pre/post RR normalised by the local mean of 10 RR;
 - ``annot-record``: the same RR normalised by the recording's average RR (a statistic of the whole 30 min record);
 - ``detected-12``: the fusion model's 12 features (5 rhythm from our R-peak detector over the 12 s context + 7
-  morphology), the features the fusion model reads (no CNN).
+  morphology), the features the fusion model reads (no CNN);
+- ``detected-15``: those + pre / post / local RR over the recording's mean RR from our detector on the whole record,
+  the ``rhythm-record`` feature set.
 
 It prints per-class sensitivity and macro-F1 per feature set: a linear model's reach with those features, a yardstick
 for the fusion model's inter-patient row (de Chazal et al. 2004, linear discriminants: S Se 75.9 %).
 
-Usage: python benchmarks/probe_inter_features.py [--threads 1] [--data-dir DIR] [--sets annot-local,annot-record,detected-12]
+Usage: python benchmarks/probe_inter_features.py [--threads 1] [--data-dir DIR] [--sets annot-local,annot-record,detected-12,detected-15]
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-SETS = ("annot-local", "annot-record", "detected-12")
+SETS = ("annot-local", "annot-record", "detected-12", "detected-15")
 
 
 def _annotation_rr(ds, *, record_average: bool) -> np.ndarray:
@@ -36,11 +38,12 @@ def _annotation_rr(ds, *, record_average: bool) -> np.ndarray:
     return np.where(np.isnan(f), np.nanmedian(f, axis=0), f)  # a record's first / last beat: the median
 
 
-def _detected_features(data_dir: str, threads: int) -> tuple[np.ndarray, object, object]:
+def _detected_features(data_dir: str, threads: int, *, record: bool) -> tuple[np.ndarray, object, object]:
     import dataclasses
 
     import torch
 
+    from ecg_art.features.record_rhythm import record_mean_rr
     from ecg_art.features.rhythm import RhythmBeatFeatures
     from recipes.common import prepare_data
     from recipes.fusion import PROFILES
@@ -48,11 +51,15 @@ def _detected_features(data_dir: str, threads: int) -> tuple[np.ndarray, object,
     torch.set_num_threads(threads)
     cfg = dataclasses.replace(PROFILES["full"], split="inter", val_by_record=True, data_dir=data_dir)
     prep = prepare_data(cfg)
+    ds = prep.dataset
     ext = RhythmBeatFeatures(r_index=cfg.r_offset)
     with torch.no_grad():
-        f = np.concatenate([ext(torch.as_tensor(prep.dataset.x[i:i + 2048])).numpy()
-                            for i in range(0, len(prep.dataset), 2048)])
-    return f, prep.dataset, prep.split
+        f = np.concatenate([ext(torch.as_tensor(ds.x[i:i + 2048])).numpy() for i in range(0, len(ds), 2048)])
+    if record:
+        leads = dict(zip(ds.record.tolist(), ds.lead.tolist()))
+        mean_rr = record_mean_rr(leads, data_dir, leads=leads)
+        f = np.concatenate([f, f[:, :3] / np.array([mean_rr[r] for r in ds.record])[:, None]], axis=1)
+    return f, ds, prep.split
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -76,8 +83,8 @@ def main(argv: list[str] | None = None) -> dict:
     cache: dict[str, tuple] = {}
     for name in sets:
         t0 = time.perf_counter()
-        if name == "detected-12":
-            f, ds, split = _detected_features(args.data_dir, args.threads)
+        if name.startswith("detected-"):
+            f, ds, split = _detected_features(args.data_dir, args.threads, record=name == "detected-15")
         else:
             if "annot" not in cache:
                 ds = data.load_beats(args.data_dir, data.BeatConfig())
