@@ -44,7 +44,7 @@ class Config:
     attacks: tuple[str, ...] = ("fgsm", "pgd", "pgd-100", "sap", "ta-apgd", "ta-apgd-dlr", "autoattack")
     apgd_steps: int = 100  # the APGD-CE / APGD-DLR columns only (not AutoAttack's own APGD-CE)
     eval_n: int | None = None  # test beats attacked per model; None: each recipe's own profile value
-    # the robust-accuracy-vs-eps figure: every attack of each model also at these eps, on its first curve_n beats
+    # the robust-accuracy-vs-eps figure: every attack of each model also at these eps, on curve_n of its attacked beats
     curve_eps: tuple[float, ...] = (0.01, 0.02, 0.03, 0.075, 0.1)
     curve_n: int = 500
     warm_start: bool = False  # start the defences from the baseline's selected weights (fine-tuning)
