@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +10,7 @@ import pytest
 from ecg_art.data import (DS1_RECORDS, DS2_RECORDS, MITDB_LENGTH, MITDB_RECORDS, BeatConfig, count_annotations,
                           load_beats, make_split, verify_record)
 from ecg_art.exceptions import EcgArtWarning
+from tests.realdata import require_mitdb
 
 pytestmark = pytest.mark.realdata
 
@@ -22,19 +22,9 @@ DS2_PUBLISHED = {"N": 44259, "S": 1837, "V": 3221, "F": 388, "Q": 7}
 EDGE_LOSS_PER_RECORD = 2  # beats (first/last) a record may lose because their window runs past its edge
 
 
-def _data_dir() -> Path | None:
-    env = os.environ.get("ECG_ART_DATA")
-    candidates = [Path(env)] if env else []
-    candidates.append(Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mitdb")
-    return next((p for p in candidates if (p / "100.hea").is_file()), None)
-
-
 @pytest.fixture(scope="module")
 def mitdb() -> Path:
-    path = _data_dir()
-    if path is None:
-        pytest.skip("real MIT-BIH not found (set ECG_ART_DATA or provide ../shared/data/mitdb)")
-    return path
+    return require_mitdb()
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import torch
 from ecg_art.exceptions import ConfigError
 from ecg_art.features.rpeak_validation import attack_detector, validate_rpeaks, vf_intervals
 from ecg_art.features.rpeaks import PeakScores, RPeakConfig, RPeakDetector, detect_rpeaks, match_peaks
-from tests.data.test_realdata import _data_dir
+from tests.realdata import mitdb_dir
 
 FS = 360
 TOL = int(0.15 * FS)
@@ -121,7 +121,7 @@ def test_vf_intervals_pair_the_episode_brackets():
     assert vf_intervals(["N", "[", "!", "]", "N", "[", "]"], [1, 10, 12, 20, 30, 40, 50]) == [(10, 20), (40, 50)]
 
 
-DATA = _data_dir()
+DATA = mitdb_dir()
 
 
 @pytest.mark.realdata

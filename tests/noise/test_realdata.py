@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -10,19 +9,14 @@ import pytest
 
 from ecg_art.data import read_noise_record
 from ecg_art.noise import noise_source
+from tests.realdata import require_shared_data
 
 pytestmark = pytest.mark.realdata
 
 
 @pytest.fixture(scope="module")
 def nstdb_real() -> Path:
-    env = os.environ.get("ECG_ART_NOISE_DATA")
-    candidates = [Path(env)] if env else []
-    candidates.append(Path(__file__).resolve().parents[2].parent / "shared" / "data" / "nstdb")
-    path = next((p for p in candidates if (p / "bw.hea").is_file()), None)
-    if path is None:
-        pytest.skip("NSTDB noise records not found (set ECG_ART_NOISE_DATA or provide ../shared/data/nstdb)")
-    return path
+    return require_shared_data("ECG_ART_NOISE_DATA", "nstdb", "bw.hea", "NSTDB noise records")
 
 
 @pytest.mark.parametrize("record", ["bw", "ma"])

@@ -16,6 +16,7 @@ from ecg_art.estimators import make_classifier
 from ecg_art.models import BaselineCNN
 from ecg_art.training import fit_classifier, seed_everything
 from tests.reliability.conftest import LENGTH, N_CLASSES, tiny_problem
+from tests.realdata import require_mitdb
 
 # the user's cache (captured before the autouse fixture points ECG_ART_CACHE at tmp_path): the real-data test reuses
 # prepared beats instead of re-reading 48 records twice
@@ -56,19 +57,10 @@ def test_same_seed_same_weights_and_metrics(tmp_path):
     assert any(r["linf"] > 0 for r in first[2])
 
 
-def _mitdb() -> Path | None:
-    env = os.environ.get("ECG_ART_DATA")
-    candidates = [Path(env)] if env else []
-    candidates.append(Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mitdb")
-    return next((p for p in candidates if (p / "100.hea").is_file()), None)
-
-
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_baseline_quick_profile_twice_gives_identical_rows(tmp_path):
-    data_dir = _mitdb()
-    if data_dir is None:
-        pytest.skip("real MIT-BIH not found (set ECG_ART_DATA or provide ../shared/data/mitdb)")
+    data_dir = require_mitdb()
     from recipes.baseline import PROFILES, run
     from ecg_art.tracking import find_runs
 

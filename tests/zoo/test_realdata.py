@@ -4,26 +4,20 @@ clean accuracy beat for beat; ``ecg-art benchmark zoo:<name>`` runs end to end."
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
 from ecg_art import zoo
 from ecg_art.cli import main
+from tests.realdata import require_mitdb
 
 pytestmark = pytest.mark.realdata
 
 
 @pytest.fixture(scope="module")
 def mitdb() -> Path:
-    env = os.environ.get("ECG_ART_DATA")
-    candidates = [Path(env)] if env else []
-    candidates.append(Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mitdb")
-    path = next((p for p in candidates if (p / "100.hea").is_file()), None)
-    if path is None:
-        pytest.skip("real MIT-BIH not found (set ECG_ART_DATA or provide ../shared/data/mitdb)")
-    return path
+    return require_mitdb()
 
 
 def _check(name: str, mitdb: Path) -> None:
