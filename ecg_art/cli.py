@@ -253,6 +253,12 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     groups = [m for m in ([k for k in metrics if not is_detector_metric(k)],
                           [k for k in metrics if is_detector_metric(k)]) if m] or [[]]
     table = "\n\n".join(comparison_table(rows, params=params, metrics=m) for m in groups)
+    from ecg_art.evaluation import seed_summary, seed_table
+
+    over_seeds = seed_summary(rows, params=params, metrics=metrics)
+    if any(r["n"] > 1 for r in over_seeds):  # runs that differ only in seed: their mean ± std too
+        table += ("\n\nMean ± std over seeds (sample std; runs equal in every param but the seed):\n"
+                  + seed_table(over_seeds, params=params, metrics=metrics))
     print(table)
     if args.output:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
@@ -265,6 +271,40 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         comparison_figure(rows, metrics=metrics, title=f"experiment {experiment}").savefig(plot, dpi=150)
         print(f"\nbar plot: {plot}")
     return 0
+
+
+def _cmd_grid(args: argparse.Namespace) -> int:
+    import contextlib as _ctx
+
+    from ecg_art.grid import load_grid, run_grid, server_for
+    from ecg_art.tracking import resolve_tracking_uri
+
+    spec = load_grid(args.grid_file)
+    if args.seeds:
+        try:
+            spec = spec.with_axis("seed", [int(s) for s in args.seeds.split(",") if s.strip()])
+        except ValueError:
+            raise ConfigError(f"`--seeds` must be comma-separated ints, got {args.seeds!r}") from None
+    uri = resolve_tracking_uri(args.tracking_uri)
+    server = server_for(uri) if args.mlflow_server else _ctx.nullcontext()
+    try:
+        with server:
+            report = run_grid(spec, executor=args.executor, ray_address=args.ray_address,
+                              max_parallel=args.max_parallel, tracking_uri=server.url if args.mlflow_server else uri)
+    except KeyboardInterrupt:
+        print("ecg-art grid: interrupted; finished cells are kept: run the same command again to run only the "
+              "missing ones", file=sys.stderr)
+        return 130
+    print(f"\ngrid {report.name} ({report.grid_hash}, {report.executor}): {len(report.cells)} cells, "
+          f"{report.count('finished')} run, {report.count('skipped')} finished earlier, {report.count('failed')} "
+          f"failed, {report.seconds / 60:.1f} min; parent run {report.parent_run_id} in experiment "
+          f"{report.experiment!r}")
+    if report.table:
+        print(f"\nmean ± std over seeds (accuracies in %)\n{report.table}")
+    for cell in report.failed:
+        print(f"FAILED {cell.name} ({cell.attempts} attempts): {cell.error}", file=sys.stderr)
+    print(f"\nwritten to {report.out_dir}/ (cells.json, table.md)")
+    return 0 if report.ok else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -335,6 +375,18 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--plot", help="bar plot PNG path (default: results/compare-<experiment>.png)")
     c.add_argument("--tracking-uri")
     c.set_defaults(func=_cmd_compare)
+
+    g = sub.add_parser("grid", help="a grid of recipe runs (TOML: recipes x seeds x splits x eps ...), here or on Ray")
+    g.add_argument("grid_file", help="grid file, e.g. grids/small.toml")
+    g.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="local: one cell after another here; ray: one Ray task per cell")
+    g.add_argument("--ray-address", help="an existing Ray cluster (default: Ray started in this process)")
+    g.add_argument("--max-parallel", type=int, help="cells at a time on Ray (default: its CPUs)")
+    g.add_argument("--seeds", help="comma-separated seeds: replaces the grid's seed axis")
+    g.add_argument("--tracking-uri")
+    g.add_argument("--mlflow-server", action="store_true",
+                   help="run a local `mlflow server` over the tracking store for the grid (concurrent cells)")
+    g.set_defaults(func=_cmd_grid)
     return p
 
 

@@ -4,7 +4,9 @@
 Linf eps-0.05 ball: 0.05 x sqrt(256)), log to MLflow and draw the curve.
 
 ``ecg-art run certify --profile quick`` (sigma 0.25, n = 1,000 samples on 300 beats) or ``--profile full``
-(sigma 0.12 / 0.25 / 0.5, n = 10,000 on 500 beats).
+(sigma 0.12 / 0.25 / 0.5, n = 10,000 on 500 beats; 40 epochs from scratch per sigma is a GPU job: on a CPU fine-tune
+the full baseline, ``--set init_from=ecg_art/zoo/files/baseline-intra.pt --set nb_epochs=6``, 16 CPU-min in all).
+``results.json`` is rewritten as each sigma ends (``"complete": false`` until the last).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from recipes.common import Config as BaseConfig
 from recipes.common import (build_classifier, config_params, format_table, prepare_data, results_dir, run_tracker,
                             set_threads, train)
 
-__all__ = ["Config", "PROFILES", "run"]
+__all__ = ["Config", "PROFILES", "run", "summary_table"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +61,28 @@ def _noisy(x: np.ndarray, sigma: float, seed: int) -> np.ndarray:
     return (x + rng.normal(0.0, sigma, size=x.shape)).astype(np.float32)
 
 
+def summary_table(result: dict[str, Any]) -> str:
+    """The paper job's certification section from this recipe's ``results.json``: per sigma, the base model's clean
+    accuracy, the smoothed accuracy, certified accuracy at the reported radii and the largest certifiable radius."""
+    rows = list(result["rows"].values())
+    radii = [c for c in (rows[0] if rows else {}) if c.startswith("cert@") and "_" not in c and c != "cert@0"]
+    cols = ["sigma", "base_clean_accuracy", "smoothed_accuracy", "abstain", *radii, "max_radius"]
+    cfg = result.get("config", {})
+    return (f"Randomized smoothing ({result.get('n_beats')} test beats, n = {cfg.get('n_samples')}, alpha = "
+            f"{cfg.get('alpha')}; accuracies in %, L2 radii in the beat unit, 0.8 holds the Linf eps-0.05 ball):\n" +
+            format_table(rows, cols, percent=tuple(c for c in cols[1:] if c != "max_radius")))
+
+
+def _write_results(out, cfg: Config, rows: dict, curves: dict, n_beats: int, run_id, *, done: bool) -> None:
+    """``results.json``: the rows and curves of the sigmas certified so far (``"complete"``: all of them)."""
+    from ecg_art.io import write_json
+
+    write_json(out / "results.json", {"config": cfg.to_dict(), "rows": {str(k): v for k, v in rows.items()},
+                                      "curves": {k: {"radius": list(v[0]), "certified_accuracy": v[1]}
+                                                 for k, v in curves.items()},
+                                      "n_beats": int(n_beats), "run_id": run_id, "complete": done})
+
+
 def run(cfg: Config, *, tracker=None) -> dict[str, Any]:
     """Per sigma: train the base model under noise (validation on noisy beats), certify ``eval_n`` test beats, log
     certified accuracy per radius; print and return ``{sigma: row}``."""
@@ -68,7 +92,6 @@ def run(cfg: Config, *, tracker=None) -> dict[str, Any]:
     from ecg_art.data import AAMI_CLASSES
     from ecg_art.estimators import predict_labels
     from ecg_art.evaluation import classification_metrics
-    from ecg_art.io import write_json
     from ecg_art.noise import GaussianAugmentationTrainer
 
     if not cfg.sigmas or any(s <= 0 for s in cfg.sigmas):
@@ -116,6 +139,8 @@ def run(cfg: Config, *, tracker=None) -> dict[str, Any]:
                 tracker.log_metrics({f"{tag}_certified_accuracy": float(a)}, step=int(round(r * 100)))
             np.savez(out / f"certificates-{tag}.npz", prediction=cert.prediction, radius=cert.radius, y=y_eval,
                      test_index=prep.eval_idx)
+            # a long run that stops keeps the sigmas it certified
+            _write_results(out, cfg, rows, curves, len(y_eval), tracker.run_id, done=False)
         marks = {(f"Linf eps 0.05 (L2 {r:g})" if r == linf else f"L2 {r:g}"): r for r in cfg.report_radii}
         fig = certified_accuracy_figure(curves, marks=marks,
                                         title=f"randomized smoothing, {cfg.split} split, {len(y_eval)} test beats, "
@@ -127,10 +152,7 @@ def run(cfg: Config, *, tracker=None) -> dict[str, Any]:
         table = format_table(list(rows.values()), cols,
                              percent=tuple(c for c in cols[1:] if "seconds" not in c and c != "max_radius"))
         tracker.log_text(table, "table.md")
-        write_json(out / "results.json", {"config": cfg.to_dict(), "rows": {str(k): v for k, v in rows.items()},
-                                          "curves": {k: {"radius": list(v[0]), "certified_accuracy": v[1]}
-                                                     for k, v in curves.items()},
-                                          "n_beats": int(len(y_eval)), "run_id": tracker.run_id})
+        _write_results(out, cfg, rows, curves, len(y_eval), tracker.run_id, done=True)
     print(f"\nrandomized smoothing ({cfg.profile}, {cfg.split} split, {len(y_eval)} test beats, n0={cfg.n0}, "
           f"n={cfg.n_samples}, alpha={cfg.alpha:g}; accuracies in %, radii L2 in the beat unit, 0.8 holds the Linf "
           f"eps-0.05 ball)\n{table}\n(figure: {out / FIGURE_FILE})")

@@ -139,6 +139,8 @@ def set_threads(cfg: Config) -> None:
 # Fields that do not change what a run computes: left out of the results folder's config hash.
 BOOKKEEPING = ("resume", "tracking_uri", "experiment", "threads", "device", "output_dir", "log_model", "cache_dir")
 NOISE_AUGMENT_FIELDS = ("noise_augment", "noise_augment_snr_db", "noise_augment_p", "noise_dir")
+# Options added after runs were published, with the default that reproduces those runs (left out of the hash then).
+LATER_DEFAULTS = {"adv_method": "at", "trades_beta": 6.0}
 
 
 def config_hash(cfg) -> str:
@@ -149,6 +151,9 @@ def config_hash(cfg) -> str:
     fields = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in BOOKKEEPING}
     if not fields.get("noise_augment"):  # runs without augmentation keep the hash they had before the option existed
         fields = {k: v for k, v in fields.items() if k not in NOISE_AUGMENT_FIELDS}
+    for k, v in LATER_DEFAULTS.items():  # so do runs that leave a later option at its default
+        if k in fields and fields[k] == v:
+            del fields[k]
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
@@ -239,8 +244,8 @@ def train(cfg: Config, classifier, prep: Prepared, tracker, *, trainer=None, sta
         from ecg_art.noise import NoiseAugmentationTrainer
 
         if not isinstance(trainer, NoiseAugmentationTrainer):
-            raise ConfigError(f"`noise_augment` is not supported by recipe {cfg.name!r} (only by the recipes that "
-                              "train through run_model: baseline, at, nsr, at-nsr)")
+            raise ConfigError(f"`noise_augment` is not supported by recipe {cfg.name!r} (supported by the baseline, "
+                              "the defences and the fusion recipes)")
 
     def log_epoch(epoch: int, metrics: dict[str, float]) -> None:
         tracker.log_metrics({f"{stage}_{k}": v for k, v in metrics.items() if k != "epoch"}, step=epoch)
@@ -434,10 +439,11 @@ def result_row(name: str, res: dict[str, Any], params: int) -> dict[str, Any]:
     return row
 
 
-def run_model(cfg: Config, *, make_trainer: Callable[[Config, Any], Any] | None = None, tracker=None
+def run_model(cfg: Config, *, make_trainer: Callable[..., Any] | None = None, tracker=None
               ) -> dict[str, Any]:
-    """Prepare data, train ``cfg.model`` (with the ART trainer ``make_trainer(cfg, classifier)`` if given), evaluate on
-    the test split, log everything to MLflow (a new run, or ``tracker`` when given), print and return the table row."""
+    """Prepare data, train ``cfg.model`` (with the ART trainer ``make_trainer(cfg, classifier, prep=prep)`` if given),
+    evaluate on the test split, log everything to MLflow (a new run, or ``tracker`` when given), print and return the
+    table row."""
     from ecg_art.io import write_json
     from ecg_art.models import count_parameters
 
@@ -448,7 +454,7 @@ def run_model(cfg: Config, *, make_trainer: Callable[[Config, Any], Any] | None 
     with run_tracker(cfg, tracker) as tracker:
         tracker.log_params({**config_params(cfg), **prep.sizes(), "params": params,
                             "data_hash": prep.dataset.fingerprint(), "split_hash": prep.split.fingerprint()})
-        trainer = make_trainer(cfg, classifier) if make_trainer is not None else None
+        trainer = make_trainer(cfg, classifier, prep=prep) if make_trainer is not None else None
         if getattr(cfg, "noise_augment", ()):
             from recipes.noise import augmentation_trainer
 

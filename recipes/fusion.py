@@ -65,6 +65,10 @@ class Config(BaseConfig):
     head_epochs: int = 1  # before stage 2: clean epochs of the feature MLP and head alone (CNN frozen), so that
     # stage 2 does not train a given CNN branch (init_cnn_from / stage 1) through a random head
     adv_train: bool = False  # ART AdversarialTrainer with ART PGD in both stages
+    # with adv_train: "at" (ART AdversarialTrainer, `at_ratio` of each batch adversarial) or "trades" (ART's
+    # AdversarialTrainerTRADESPyTorch: every beat's clean loss + `trades_beta` x KL(clean || adversarial))
+    adv_method: str = "at"
+    trades_beta: float = 6.0
     train_eps: float = 0.05
     train_pgd_iter: int = 7
     at_ratio: float = 0.5
@@ -94,11 +98,15 @@ CLEAN_PROFILES: dict[str, Config] = {
 
 
 def _make_trainer(cfg: Config, classifier):
-    from art.defences.trainer import AdversarialTrainer
+    from art.defences.trainer import AdversarialTrainer, AdversarialTrainerTRADESPyTorch
 
     pgd = training_pgd(classifier, eps=cfg.train_eps, max_iter=cfg.train_pgd_iter, eps_step=None,
                        batch_size=cfg.batch_size)
-    return AdversarialTrainer(classifier, attacks=pgd, ratio=cfg.at_ratio)
+    if cfg.adv_method == "at":
+        return AdversarialTrainer(classifier, attacks=pgd, ratio=cfg.at_ratio)
+    if cfg.adv_method == "trades":
+        return AdversarialTrainerTRADESPyTorch(classifier, pgd, cfg.trades_beta)
+    raise ConfigError(f"unknown `adv_method` {cfg.adv_method!r}; known: at, trades")
 
 
 def train_two_stage(cfg: Config, classifier, prep: Prepared, tracker) -> dict[str, Any]:
@@ -109,12 +117,20 @@ def train_two_stage(cfg: Config, classifier, prep: Prepared, tracker) -> dict[st
     Both stages select their epoch on ``prep.x_val`` (:func:`recipes.common.train`); returns the two histories."""
     model = classifier.model
     trainer = _make_trainer(cfg, classifier) if cfg.adv_train else None
+
+    def noisy(inner):  # with `noise_augment`, every stage trains under noise (the head's clean epochs too)
+        if not cfg.noise_augment:
+            return inner
+        from recipes.noise import augmentation_trainer
+
+        return augmentation_trainer(cfg, classifier, inner)
+
     model.feature_mode = cfg.train_feature_mode if cfg.adv_train else "hard"
     try:
         h1 = None
         if not cfg.init_cnn_from:  # else the CNN branch comes trained (e.g. the AT+NSR model)
             model.output = "cnn"
-            h1 = train(cfg, classifier, prep, tracker, trainer=trainer, stage="stage1")
+            h1 = train(cfg, classifier, prep, tracker, trainer=noisy(trainer), stage="stage1")
         f_train = model.fit_feature_normalizer(prep.x_train)
         model.output = "fusion"
         for group in classifier.optimizer.param_groups:
@@ -124,13 +140,13 @@ def train_two_stage(cfg: Config, classifier, prep: Prepared, tracker) -> dict[st
             model.freeze("cnn")
             model.feature_mode = "hard"
             h0 = train(dataclasses.replace(cfg, nb_epochs=cfg.head_epochs, patience=cfg.head_epochs), classifier,
-                       prep, tracker, stage="head")
+                       prep, tracker, trainer=noisy(None), stage="head")
             model.unfreeze("cnn")
             model.feature_mode = cfg.train_feature_mode if cfg.adv_train else "hard"
         if cfg.freeze_cnn:
             model.freeze("cnn")
         cfg2 = dataclasses.replace(cfg, nb_epochs=cfg.stage2_epochs, patience=cfg.stage2_patience)
-        h2 = train(cfg2, classifier, prep, tracker, trainer=trainer, stage="stage2")
+        h2 = train(cfg2, classifier, prep, tracker, trainer=noisy(trainer), stage="stage2")
     finally:
         model.feature_mode = "hard"
     model.eval()

@@ -3,6 +3,8 @@
 ``ecg-art run paper --profile quick|full [--resume]``: one MLflow parent run with a child run per model; the table is
 printed and written as markdown and JSON (``results/paper-<profile>-<split>-s<seed>/``) and logged as artifacts.
 With ``--resume`` finished models (their ``results.json``) are reused, so an interrupted job does not start over.
+``--set 'stages=[..., "noise", "certify"]'`` adds the noise stress test of the job's own models and randomized
+smoothing (:data:`ANALYSES`): a table and a figure each in the report, no row of the models table.
 """
 
 from __future__ import annotations
@@ -68,8 +70,14 @@ PROFILES: dict[str, Config] = {
     # (whole job <= 10 min: the eps curve at two more budgets, the clean ablation attacked on 100 beats)
     "quick": Config(profile="quick", apgd_steps=25, warm_start=True, curve_eps=(0.02, 0.1), curve_n=100,
                     stage_settings=(
+        # AT and AT+NSR: fast adversarial training (FGSM-RS) over every training beat from the baseline, AT 3 epochs,
+        # AT+NSR 1 (its double backprop costs about what 3 of AT's cost; README, fast adversarial training)
+        ("at", "nb_epochs", 3), ("at-nsr", "nb_epochs", 1),
+        ("trades", "nb_epochs", 3), ("mart", "nb_epochs", 3), ("fast-at", "nb_epochs", 3),  # when switched on
         # the ablation's extractor is the defended model's: the feature attack and threat model (b) are run once
-        ("fusion-clean", "threat_b_n", 0), ("fusion-clean", "feature_attack_n", 0), ("fusion-clean", "eval_n", 100))),
+        ("fusion-clean", "threat_b_n", 0), ("fusion-clean", "feature_attack_n", 0), ("fusion-clean", "eval_n", 100),
+        # the detector's adaptive attackers at the table's eps (`ecg-art run detector` attacks 0.01 / 0.03 / 0.05)
+        ("detector", "adaptive_eps", (0.05,)))),
     # full: every training beat, the baseline trained to convergence, the defences fine-tune it for 6 epochs over every
     # training beat, APGD-CE/DLR at 100 steps, 2,000 attacked test beats per model: 1 h 55 min of one CPU thread on
     # the intra-patient split, 1 h 23 min on DS1 -> DS2 (README).
@@ -86,7 +94,12 @@ PROFILES: dict[str, Config] = {
         ("detector", "det_train_n", 5000), ("detector", "det_val_n", 1500), ("detector", "det_test_n", 2000),
         ("detector", "det_epochs", 15), ("detector", "adaptive_eps", (0.05,)))),
 }
-DEFENCES = ("at", "nsr", "at-nsr")
+# the defences (recipes/defences.py): fine-tune the baseline with warm_start; trades / mart / fast-at are switched on
+# with --set 'stages=[..., "trades"]'
+DEFENCES = ("at", "nsr", "at-nsr", "trades", "mart", "fast-at")
+# Stages that are no row of the models table: the noise stress test (scores the job's own models) and randomized
+# smoothing (its base models fine-tune the job's baseline when the defences do); they report a table of their own.
+ANALYSES = ("noise", "certify")
 
 
 # Where each fusion stage's CNN branch starts: the defended model from AT+NSR, the clean ablation from the baseline.
@@ -106,12 +119,15 @@ def _stage_config(cfg: Config, recipe, stage: str, init_from: str | None,
     if stage == "detector":  # the detector scores its own attack set (seen and unseen in its training)
         for key in ("attacks", "eps", "curve_eps", "curve_n"):
             shared.pop(key)
+    if stage in ANALYSES:  # no attacks; their own number of test beats (the whole split / 500 certified beats)
+        for key in ("attacks", "eps", "curve_eps", "curve_n", "apgd_steps", "eval_n"):
+            shared.pop(key, None)
     source = (checkpoints or {}).get(FUSION_CNN_FROM.get(stage, ""))
     if source:
         shared["init_cnn_from"] = source
-    if init_from and (stage == "detector" or (stage in DEFENCES and cfg.warm_start)):
+    if init_from and (stage == "detector" or (stage in (*DEFENCES, "certify") and cfg.warm_start)):
         shared["init_from"] = init_from  # the detector guards the baseline; quick defences fine-tune it
-        if stage in DEFENCES:
+        if stage in (*DEFENCES, "certify"):
             shared["nb_epochs"] = cfg.finetune_epochs
     names = {f.name for f in dataclasses.fields(base)}
     scfg = dataclasses.replace(base, **{k: v for k, v in shared.items() if k in names})
@@ -143,7 +159,7 @@ def run(cfg: Config) -> list[dict[str, Any]]:
     from ecg_art.io import write_json
     from ecg_art.report import report_from_paper_dir
     from ecg_art.tracking import Tracker
-    from ecg_art.report.html import ADVERSARIAL_BEATS_PREFIX
+    from ecg_art.report.html import ADVERSARIAL_BEATS_PREFIX, ANALYSIS_FIGURES
     from recipes.common import ADVERSARIAL_BEATS_FILE, results_dir
 
     check_stage_settings(cfg, RECIPES.names())
@@ -153,6 +169,8 @@ def run(cfg: Config) -> list[dict[str, Any]]:
     missing: list[str] = []
     baseline_ckpt: str | None = None
     checkpoints: dict[str, str] = {}  # selected weights of the beat-only models, for the fusion stages
+    scored: dict[str, str] = {}  # model specs of every model stage, for the noise stage
+    analyses: dict[str, tuple[Any, dict]] = {}  # noise / certify: (recipe, its results.json)
     figures: dict[str, Path] = {}  # each stage's adversarial-beat figure, copied next to the table for the report
     t0 = time.perf_counter()
     with Tracker(cfg.experiment, run_name=f"paper-{cfg.profile}", tracking_uri=cfg.tracking_uri) as parent:
@@ -165,13 +183,24 @@ def run(cfg: Config) -> list[dict[str, Any]]:
                 missing.append(stage)
                 continue
             scfg = _stage_config(cfg, recipe, stage, baseline_ckpt, checkpoints)
-            figures[stage] = results_dir(scfg) / ADVERSARIAL_BEATS_FILE
+            if stage == "noise":  # the models this job trained (none: the newest on disk, see recipes.noise)
+                scfg = dataclasses.replace(scfg, models=tuple(f"{k}={v}" for k, v in scored.items()
+                                                              if Path(v.removeprefix("fusion:")).is_file()))
+            figures[stage] = results_dir(scfg) / (recipe.FIGURE_FILE if stage in ANALYSES else ADVERSARIAL_BEATS_FILE)
             if stage == "baseline" or stage in DEFENCES:
-                checkpoints[stage] = str(results_dir(scfg) / "checkpoints-train" / "best.pt")
+                checkpoints[stage] = scored[stage] = str(results_dir(scfg) / "checkpoints-train" / "best.pt")
+            if stage in FUSION_CNN_FROM:
+                scored[stage] = f"fusion:{results_dir(scfg) / 'checkpoints-stage2' / 'best.pt'}"
             if stage == "baseline":
                 baseline_ckpt = checkpoints[stage]
             done = results_dir(scfg) / "results.json"
-            if cfg.resume and done.is_file():
+            if cfg.resume and done.is_file() and stage in ANALYSES:
+                finished = json.loads(done.read_text())
+                if finished.get("complete", True):  # certify writes its rows as each sigma ends
+                    logger.info("stage %r: reusing finished run %s", stage, done)
+                    analyses[stage] = (recipe, finished)
+                    continue
+            elif cfg.resume and done.is_file():
                 logger.info("stage %r: reusing finished run %s", stage, done)
                 finished = json.loads(done.read_text())
                 row = legacy_row(finished["row"], finished.get("config", {}).get("attacks", ()))
@@ -184,8 +213,13 @@ def run(cfg: Config) -> list[dict[str, Any]]:
             with parent.child(stage) as child:
                 row = recipe.run(scfg) if not _accepts_tracker(recipe) else recipe.run(scfg, tracker=child)
                 child.log_metrics({"stage_seconds": time.perf_counter() - ts})
+            if stage in ANALYSES:
+                analyses[stage] = (recipe, json.loads(done.read_text()))
+                continue
             rows.append(row)
         table = tables(rows, cfg.eps, split=cfg.split)
+        for recipe, result in analyses.values():
+            table += "\n\n" + recipe.summary_table(result)
         if missing:
             table += f"\n\nNot yet implemented: {', '.join(missing)}."
         seconds = time.perf_counter() - t0
@@ -195,8 +229,10 @@ def run(cfg: Config) -> list[dict[str, Any]]:
         (out / "table.md").write_text(table + "\n")
         for stage, path in figures.items():
             if path.is_file():
-                shutil.copyfile(path, out / f"{ADVERSARIAL_BEATS_PREFIX}{stage}.png")
-        write_json(out / "table.json", {"rows": rows, "missing": missing, "config": cfg.to_dict(), "seconds": seconds})
+                shutil.copyfile(path, out / (ANALYSIS_FIGURES[stage][0] if stage in ANALYSES
+                                             else f"{ADVERSARIAL_BEATS_PREFIX}{stage}.png"))
+        write_json(out / "table.json", {"rows": rows, "missing": missing, "config": cfg.to_dict(), "seconds": seconds,
+                                        "analyses": {k: v[1] for k, v in analyses.items()}})
         # one self-contained HTML page: tables, figures, the command that made them, package versions
         report = report_from_paper_dir(out, commands=_invocation())
         parent.log_artifact(report)
@@ -253,7 +289,8 @@ DE_CHAZAL_2004 = {"model": "de Chazal et al. 2004 (published; DS1 -> DS2)",
                   "ppv": {"N": 0.992, "S": 0.385, "V": 0.819, "F": 0.086}}
 DETECTOR_COLUMNS = (("detector_auc", "AUC (non-adaptive, mean)"), ("detector_auc_seen", "AUC seen attacks"),
                     ("detector_auc_unseen", "AUC unseen attacks"), ("detector_tpr5", "TPR @ 5% FPR"),
-                    ("detector_auc_adaptive", "AUC adaptive"),
+                    ("detector_auc_adaptive", "AUC adaptive (worst attack)"),
+                    ("detector_auc_adaptive_fooled", "AUC adaptive, misclassified beats"),
                     ("detector_joint_success_adaptive", "adaptive joint success"),
                     ("detector_classifier_worst", "classifier alone, worst case"),
                     ("detector_accuracy_with_rejection", "accuracy with rejection (worst case)"),

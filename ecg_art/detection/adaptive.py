@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from ecg_art.estimators.torch_ops import torch_forward
 from ecg_art.exceptions import AttackError, ConfigError
 
-__all__ = ["adaptive_perturb", "AdaptiveDetectorPGD"]
+__all__ = ["adaptive_perturb", "detector_pgd", "AdaptiveDetectorPGD"]
 
 logger = logging.getLogger(__name__)
 Forward = Callable[[torch.Tensor], torch.Tensor]
@@ -48,6 +48,26 @@ def adaptive_perturb(classifier: Forward, detector: Forward, x: torch.Tensor, y:
     >>> bool((x_adv - x).abs().max() <= 0.05 + 1e-6), bool(x_adv.min() >= 0)
     (True, True)
     """
+    def direction(logits: torch.Tensor, margin: torch.Tensor, fooled: torch.Tensor, x_adv: torch.Tensor):
+        ce = F.cross_entropy(logits, y, reduction="none")
+        w_ce = (~fooled).to(ce.dtype) if selective else torch.ones_like(ce)
+        w_det = torch.ones_like(margin)
+        if selective and detector_threshold is not None:
+            w_det = (margin >= detector_threshold).to(margin.dtype)
+        return torch.autograd.grad((w_ce * ce - lam * w_det * margin).sum(), x_adv)[0]
+
+    return detector_pgd(classifier, detector, x, y, direction, eps=eps, eps_step=eps_step, max_iter=max_iter,
+                        clip_values=clip_values, init=init)
+
+
+def detector_pgd(classifier: Forward, detector: Forward, x: torch.Tensor, y: torch.Tensor, direction, *, eps: float,
+                 eps_step: float, max_iter: int, clip_values: tuple[float, float] | None,
+                 init: torch.Tensor | None = None) -> torch.Tensor:
+    """The Linf PGD loop shared by the attacks on classifier + detector: ``max_iter`` steps of
+    ``eps_step * sign(direction(logits, margin, fooled, x_adv))`` (``margin = d_1 - d_0``, ``fooled`` the beats the
+    classifier gets wrong; ``x_adv`` requires grad), each projected on the ``eps`` ball of ``x`` and ``clip_values``.
+    Keeps, per beat, the misclassified iterate with the lowest detector margin (the last iterate for beats never
+    misclassified)."""
     x = x.detach()
 
     def clip(z: torch.Tensor) -> torch.Tensor:
@@ -66,14 +86,8 @@ def adaptive_perturb(classifier: Forward, detector: Forward, x: torch.Tensor, y:
             best[better], best_margin[better] = x_adv[better], margin[better]
         if it == max_iter:
             break
-        ce = F.cross_entropy(logits, y, reduction="none")
-        w_ce = (~fooled).to(ce.dtype) if selective else torch.ones_like(ce)
-        w_det = torch.ones_like(margin)
-        if selective and detector_threshold is not None:
-            w_det = (margin >= detector_threshold).to(margin.dtype)
-        loss = (w_ce * ce - lam * w_det * margin).sum()
-        (grad,) = torch.autograd.grad(loss, x_adv)
-        x_adv = clip(x + (x_adv.detach() + eps_step * grad.sign() - x).clamp(-eps, eps))
+        step = direction(logits, margin, fooled, x_adv)
+        x_adv = clip(x + (x_adv.detach() + eps_step * step.sign() - x).clamp(-eps, eps))
     never = torch.isinf(best_margin)
     best[never] = x_adv.detach()[never]
     return best.detach()
@@ -161,16 +175,20 @@ class AdaptiveDetectorPGD(EvasionAttack):
                 init = None
                 if self.random_init:
                     init = xb + torch.empty(xb.shape).uniform_(-self.eps, self.eps, generator=gen)
-                x_adv[start:start + self.batch_size] = adaptive_perturb(
-                    self._f, self._g, xb.to(device), torch.from_numpy(y[start:start + self.batch_size]).to(device),
-                    eps=self.eps, eps_step=step, max_iter=self.max_iter, lam=self.lam,
-                    clip_values=self.estimator.clip_values, selective=self.selective,
-                    detector_threshold=self.detector_threshold, init=None if init is None else init.to(device),
-                ).cpu().numpy()
+                x_adv[start:start + self.batch_size] = self._perturb(
+                    xb.to(device), torch.from_numpy(y[start:start + self.batch_size]).to(device), eps_step=step,
+                    init=None if init is None else init.to(device)).cpu().numpy()
         finally:
             for m, mode in zip(models, modes):
                 m.train(mode)
         return x_adv
+
+    def _perturb(self, x: torch.Tensor, y: torch.Tensor, *, eps_step: float, init: torch.Tensor | None
+                 ) -> torch.Tensor:
+        """One batch of adversarial beats (the hook that variants of the attack override)."""
+        return adaptive_perturb(self._f, self._g, x, y, eps=self.eps, eps_step=eps_step, max_iter=self.max_iter,
+                                lam=self.lam, clip_values=self.estimator.clip_values, selective=self.selective,
+                                detector_threshold=self.detector_threshold, init=init)
 
     def _check_params(self) -> None:
         if isinstance(self.eps, bool) or not isinstance(self.eps, (int, float)) or not self.eps > 0:

@@ -24,7 +24,9 @@ class DetectionResult:
     """Detection of one attack at one eps on one split: clean beats (negatives) vs adversarial beats (positives).
 
     ``accuracy`` is measured at ``threshold``, chosen beforehand on the validation split; ``joint_success`` (adaptive
-    attacks) is the share of adversarial beats that are misclassified *and* not flagged at that threshold.
+    attacks) is the share of adversarial beats that are misclassified *and* not flagged at that threshold;
+    ``auc_fooled`` is the AUC of the clean beats vs only those adversarial beats that are misclassified (an attacker
+    who lowers the detector's score of beats it fails to misclassify lowers ``auc`` but breaks nothing).
 
     Examples
     --------
@@ -43,6 +45,7 @@ class DetectionResult:
     n_adv: int
     split: str = "test"
     joint_success: float = math.nan
+    auc_fooled: float = math.nan
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -133,27 +136,31 @@ def choose_threshold(scores_clean: np.ndarray, scores_adv: np.ndarray, *, method
 def detection_result(scores_clean: np.ndarray, scores_adv: np.ndarray, *, attack: str, eps: float,
                      threshold: float, split: str = "test", fooled: np.ndarray | None = None) -> DetectionResult:
     """:class:`DetectionResult` of clean vs adversarial scores; ``fooled`` (bool per adversarial beat: the classifier
-    is wrong on it) adds the joint success rate ``mean(fooled & (score < threshold))``.
+    is wrong on it) adds the joint success rate ``mean(fooled & (score < threshold))`` and ``auc_fooled`` (NaN when no
+    beat is misclassified).
 
     Examples
     --------
     >>> r = detection_result(np.zeros(4), np.ones(4), attack="fgsm", eps=0.01, threshold=0.5,
     ...                      fooled=np.array([True, True, False, False]))
-    >>> r.auc, r.joint_success
-    (1.0, 0.0)
+    >>> r.auc, r.joint_success, r.auc_fooled
+    (1.0, 0.0, 1.0)
     """
     scores, y = score_labels(scores_clean, scores_adv)
     flagged = scores >= threshold
-    joint = math.nan
+    joint = auc_fooled = math.nan
     if fooled is not None:
         fooled = np.asarray(fooled, dtype=bool).ravel()
         if fooled.shape != (int(y.sum()),):
             raise ConfigError(f"`fooled` must have one entry per adversarial beat ({int(y.sum())}), "
                               f"got shape {fooled.shape}")
         joint = float(np.mean(fooled & ~flagged[y == 1]))
+        if fooled.any():
+            s0, s1 = scores[y == 0], scores[y == 1][fooled]
+            auc_fooled = float(roc_auc_score(np.r_[np.zeros(len(s0)), np.ones(len(s1))], np.r_[s0, s1]))
     return DetectionResult(
         attack=str(attack), eps=float(eps), auc=float(roc_auc_score(y, scores)),
         tpr_at_5fpr=tpr_at_fpr(y, scores, fpr=0.05), accuracy=float(np.mean(flagged == (y == 1))),
         threshold=float(threshold), n_clean=int((y == 0).sum()), n_adv=int(y.sum()), split=str(split),
-        joint_success=joint,
+        joint_success=joint, auc_fooled=auc_fooled,
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import logging
-from typing import Any, Mapping, Union
+from typing import Any, Callable, Mapping, Union
 
 import numpy as np
 import torch
@@ -41,6 +41,16 @@ def _stack(x_adv: Adv, name: str) -> np.ndarray:
     if not arrays or any(a.ndim < 2 or len(a) == 0 for a in arrays):
         raise ConfigError(f"`{name}` must be a non-empty array of beats or a mapping of such arrays")
     return np.concatenate(arrays)
+
+
+def _training_set(x_clean: np.ndarray, x_adv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Clean beats (repeated to the number of adversarial ones, so both classes weigh the same) and adversarial
+    beats, with one-hot labels clean = 0 / adversarial = 1."""
+    idx = np.arange(max(len(x_adv), len(x_clean))) % len(x_clean)
+    x = np.concatenate([x_clean[idx], x_adv])
+    y = np.zeros((len(x), 2), dtype=np.float32)
+    y[: len(idx), 0], y[len(idx):, 1] = 1.0, 1.0
+    return x, y
 
 
 class DetectionProtocol:
@@ -114,7 +124,8 @@ class DetectionProtocol:
         return detection_scores(self.detector, x, batch_size=self.batch_size)
 
     def fit(self, x_clean: np.ndarray, x_adv: Adv, *, val_clean: np.ndarray, val_adv: Adv, nb_epochs: int = 10,
-            batch_size: int = 128, patience: int | None = None, seed: int = 0) -> list[dict[str, float]]:
+            batch_size: int = 128, patience: int | None = None, seed: int = 0,
+            refresh: Callable[[str, int], np.ndarray] | None = None) -> list[dict[str, float]]:
         """Train on training-split beats, choose the epoch and threshold on validation-split beats.
 
         Parameters
@@ -132,6 +143,13 @@ class DetectionProtocol:
             Stop after this many epochs without a better validation AUC.
         seed : int
             Seeds torch (shuffling, initialisation of lazily built parts).
+        refresh : callable, optional
+            Adversarial training against the detector as it trains: ``refresh(split, epoch)`` returns adversarial beats
+            of that split (``"train"``: of ``x_clean``, ``"val"``: of ``val_clean``) crafted against the detector as it
+            is now (e.g. by :class:`~ecg_art.detection.AdaptiveExamples`). Before each epoch the training set's
+            refreshed part is replaced by a new ``refresh("train", epoch)``; after it, the validation AUC counts the
+            static ``val_adv`` and a new ``refresh("val", epoch)`` together, and the threshold is chosen on those of
+            the selected epoch. Needs a detector with a torch network.
 
         Returns
         -------
@@ -154,11 +172,12 @@ class DetectionProtocol:
         self.threshold, self.best_epoch, self.history = None, None, []
 
         torch.manual_seed(seed)
-        idx = np.arange(max(len(x_adv), len(x_clean))) % len(x_clean)
-        x = np.concatenate([x_clean[idx], x_adv])
-        y = np.zeros((len(x), 2), dtype=np.float32)
-        y[: len(idx), 0], y[len(idx):, 1] = 1.0, 1.0
+        x, y = _training_set(x_clean, x_adv)
         net = self._network()
+        if refresh is not None and net is None:
+            raise ConfigError(f"`refresh` needs a detector with a torch network; {type(self.detector).__name__} has "
+                              f"none")
+        val_extra = best_val_extra = val_adv[:0]
         if net is None:
             logger.info("%s has no torch network: trained once for %d epochs", type(self.detector).__name__, nb_epochs)
             self.detector.fit(x, y, batch_size=batch_size, nb_epochs=nb_epochs)
@@ -167,12 +186,18 @@ class DetectionProtocol:
         else:
             best_auc, best_state, stale = -np.inf, None, 0
             for epoch in tqdm(range(1, nb_epochs + 1), desc="detector", disable=not self.verbose):
+                if refresh is not None:
+                    fresh = self._refreshed(refresh, "train", epoch)
+                    x, y = _training_set(x_clean, np.concatenate([x_adv, fresh]))
                 self.detector.fit(x, y, batch_size=batch_size, nb_epochs=1)
-                auc = self._val_auc(val_clean, val_adv)
+                if refresh is not None:
+                    val_extra = self._refreshed(refresh, "val", epoch)
+                auc = self._val_auc(val_clean, np.concatenate([val_adv, val_extra]))
                 self.history.append({"epoch": epoch, "val_auc": auc})
                 logger.info("detector epoch %d: validation AUC %.4f", epoch, auc)
                 if auc > best_auc:
                     best_auc, best_state, stale, self.best_epoch = auc, copy.deepcopy(net.state_dict()), 0, epoch
+                    best_val_extra = val_extra
                 else:
                     stale += 1
                     if patience is not None and stale >= patience:
@@ -181,10 +206,23 @@ class DetectionProtocol:
         net_eval = self._network()
         if net_eval is not None:
             net_eval.eval()
-        self.threshold = choose_threshold(self.scores(val_clean), self.scores(val_adv),
-                                          method=self.threshold_method, fpr=self.threshold_fpr)
+        val_all = np.concatenate([val_adv, best_val_extra])  # the refreshed beats of the selected epoch, if any
+        self.threshold = choose_threshold(self.scores(val_clean), self.scores(val_all), method=self.threshold_method,
+                                          fpr=self.threshold_fpr)
         logger.info("detector: epoch %s, threshold %.4g chosen on validation", self.best_epoch, self.threshold)
         return self.history
+
+    def _refreshed(self, refresh: Callable[[str, int], np.ndarray], split: str, epoch: int) -> np.ndarray:
+        """``refresh(split, epoch)`` with the detector in eval mode, checked and recorded as seen on ``split``."""
+        net = self._network()
+        mode = net.training
+        net.eval()
+        try:
+            fresh = _stack(refresh(split, epoch), f"refresh({split!r}, {epoch})")
+        finally:
+            net.train(mode)
+        self._seen[split] |= row_fingerprints(fresh)
+        return fresh
 
     def _val_auc(self, val_clean: np.ndarray, val_adv: np.ndarray) -> float:
         from sklearn.metrics import roc_auc_score

@@ -2,7 +2,8 @@
 comparisons."""
 
 from ecg_art.evaluation.benchmark import DEFAULT_EPS, benchmark
-from ecg_art.evaluation.compare import compare_runs, comparison_figure, comparison_table, headline_metrics
+from ecg_art.evaluation.compare import (compare_runs, comparison_figure, comparison_table, headline_metrics,
+                                        seed_summary, seed_table)
 from ecg_art.evaluation.cw_linf import CarliniWagnerLinfPGD, cw_linf
 from ecg_art.evaluation.metrics import (ClassificationMetrics, classification_metrics, linf, smoothness, snr_db,
                                         worst_case_correct, worst_case_curve)
@@ -38,6 +39,8 @@ __all__ = [
     "benchmark",
     "benchmark_figure",
     "compare_runs",
+    "seed_summary",
+    "seed_table",
     "comparison_figure",
     "comparison_table",
     "headline_metrics",

@@ -12,8 +12,8 @@ import numpy as np
 
 from ecg_art.exceptions import ConfigError
 
-__all__ = ["compare_runs", "comparison_table", "comparison_figure", "headline_metrics",
-           "is_detector_metric", "metric_label", "DEFAULT_PARAMS", "HEADLINE", "DETECTOR_METRICS"]
+__all__ = ["compare_runs", "comparison_table", "comparison_figure", "headline_metrics", "seed_summary", "seed_table",
+           "is_detector_metric", "metric_label", "DEFAULT_PARAMS", "HEADLINE", "DETECTOR_METRICS", "SEED_IGNORED"]
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +28,10 @@ HEADLINE = (("adv_acc_pgd", "PGD-20"), ("adv_acc_sap", "SAP"), ("adv_acc_autoatt
 #: The detector's summary AUCs (``recipes/detector.py``), drawn in a panel of their own.
 DETECTOR_METRICS = (("detector_auc", "AUC"), ("detector_auc_seen", "AUC seen"),
                     ("detector_auc_unseen", "AUC unseen"), ("detector_auc_adaptive", "AUC adaptive"))
+#: Params in which runs of one setting repeated over seeds differ: the seed, what it draws (the split's hash) and
+#: bookkeeping that does not change what a run computes. Runs equal in every other param are one setting.
+SEED_IGNORED = ("seed", "split_hash", "device", "device_requested", "resume", "tracking_uri", "experiment", "threads",
+                "output_dir", "log_model", "cache_dir", "data_dir")
 _CLEAN = (("test_accuracy", "clean"),)
 _FALLBACK = ("test_accuracy", "test_macro_f1", "clean_accuracy")
 _FALLBACK_PREFIXES = ("worst_case_", "adv_acc_")
@@ -145,9 +149,85 @@ def compare_runs(
                                "device": r["params"].get("device") or r["tags"].get("env.device", "")}
         row.update({p: r["params"].get(p, "") for p in param_keys})
         row.update({m: float(r["metrics"].get(m, math.nan)) for m in metric_keys})
+        row["seed_value"] = r["params"].get("seed", "")
+        row["seed_group"] = _seed_group(r["params"])
         rows.append(row)
     logger.debug("compared %d of %d runs of %s on %s", len(rows), len(runs), experiment, metric_keys)
     return rows, param_keys, metric_keys
+
+
+def _seed_group(params: dict[str, str]) -> str:
+    import hashlib
+    import json
+
+    kept = {k: v for k, v in params.items() if k not in SEED_IGNORED}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def seed_summary(rows: Sequence[dict[str, Any]], *, params: Sequence[str], metrics: Sequence[str]
+                 ) -> list[dict[str, Any]]:
+    """Mean and sample standard deviation (``ddof=1``) over seeds of each metric, one row per setting: the FINISHED
+    runs of ``rows`` (from :func:`compare_runs`) that are equal in every param but :data:`SEED_IGNORED`. A seed run
+    twice counts once (its newest run).
+
+    Returns rows with the ``params`` (``seed`` left out), ``seeds`` (``"0,1,2"``), ``n`` (runs) and, per metric, a
+    tuple ``(mean, std, n)`` over the runs that logged it (``std`` is nan for one run).
+
+    Examples
+    --------
+    >>> rows = [{"status": "FINISHED", "seed_group": "g", "seed_value": s, "model": "cnn", "acc": a}
+    ...         for s, a in (("0", 0.90), ("1", 0.92), ("2", 0.94))]
+    >>> out = seed_summary(rows, params=["model", "seed"], metrics=["acc"])
+    >>> out[0]["seeds"], out[0]["n"], [round(v, 4) for v in out[0]["acc"][:2]]
+    ('0,1,2', 3, [0.92, 0.02])
+    """
+    groups: dict[str, dict[str, dict[str, Any]]] = {}
+    for r in rows:
+        if r.get("status", "FINISHED") != "FINISHED":
+            continue
+        groups.setdefault(str(r.get("seed_group", "")), {}).setdefault(str(r.get("seed_value", "")), r)
+    out = []
+    for by_seed in groups.values():
+        runs = list(by_seed.values())
+        seeds = sorted(by_seed, key=lambda s: (0, int(s), s) if s.lstrip("-").isdigit() else (1, 0, s))
+        row: dict[str, Any] = {p: runs[0].get(p, "") for p in params if p != "seed"}
+        row.update(seeds=",".join(seeds), n=len(runs))
+        for m in metrics:
+            vals = np.array([float(r.get(m, math.nan)) for r in runs], dtype=float)
+            vals = vals[np.isfinite(vals)]
+            row[m] = (float(vals.mean()) if vals.size else math.nan,
+                      float(vals.std(ddof=1)) if vals.size > 1 else math.nan, int(vals.size))
+        out.append(row)
+    return out
+
+
+def seed_table(summary: Sequence[dict[str, Any]], *, params: Sequence[str], metrics: Sequence[str],
+               percent: bool = False, labels: bool = False) -> str:
+    """A markdown table of :func:`seed_summary`: params, seeds, then ``mean ± std`` per metric (``x100`` with
+    ``percent``; metric columns named by :func:`metric_label` with ``labels``).
+
+    Examples
+    --------
+    >>> print(seed_table([{"model": "cnn", "seeds": "0,1", "n": 2, "acc": (0.9, 0.01, 2)}], params=["model"],
+    ...                  metrics=["acc"]))
+    | model | seeds | acc (mean ± std) |
+    |---|---|---|
+    | cnn | 0,1 | 0.9000 ± 0.0100 |
+    """
+    params = [p for p in params if p != "seed"]
+    scale, digits = (100.0, 2) if percent else (1.0, 4)
+
+    def fmt(v) -> str:
+        mean, std, n = v
+        if math.isnan(mean):
+            return "-"
+        return f"{scale * mean:.{digits}f}" + (f" ± {scale * std:.{digits}f}" if n > 1 else " (1 run)")
+
+    names = [metric_label(m) if labels else m for m in metrics]
+    head = "| " + " | ".join([*params, "seeds", *[f"{m} (mean ± std)" for m in names]]) + " |"
+    body = ["| " + " | ".join([*(str(r.get(p, "")).replace("|", "\\|") for p in params), r["seeds"],
+                                *(fmt(r[m]) for m in metrics)]) + " |" for r in summary]
+    return "\n".join([head, "|" + "---|" * (len(params) + 1 + len(metrics)), *body])
 
 
 def _has_any(row: dict[str, Any], metrics: Sequence[str]) -> bool:

@@ -41,8 +41,9 @@ class NoiseAugmentationTrainer(Trainer):
         Share of beats that get noise each epoch.
     inner : art.defences.trainer.Trainer, optional
         Trainer that fits on the augmented beats (it must wrap ``classifier``).
-    r_offset, fs, renormalize
-        As :func:`ecg_art.noise.add_noise`.
+    r_offset, fs, renormalize, norm_span, clip
+        As :func:`ecg_art.noise.add_noise` (``norm_span`` and ``clip``: a context window scaled in the unit of its
+        beat window, as the fusion models read it).
 
     Examples
     --------
@@ -56,7 +57,8 @@ class NoiseAugmentationTrainer(Trainer):
 
     def __init__(self, classifier, *, sources: Sequence[Any], snr_range_db: tuple[float, float] = (-6.0, 24.0),
                  p: float = 0.5, inner: Trainer | None = None, r_offset: int = 90, fs: float = 360.0,
-                 renormalize: bool = True) -> None:
+                 renormalize: bool = True, norm_span: tuple[int, int] | None = None,
+                 clip: tuple[float, float] | None = None) -> None:
         super().__init__(classifier)
         sources = tuple(sources)
         if not sources:
@@ -71,6 +73,7 @@ class NoiseAugmentationTrainer(Trainer):
             raise ConfigError(f"`p` must be in [0, 1], got {p!r}")
         self.sources, self.snr_range_db, self.p, self.inner = sources, (lo, hi), float(p), inner
         self.r_offset, self.fs, self.renormalize = r_offset, fs, renormalize
+        self.norm_span, self.clip = norm_span, clip
 
     def augment(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """A copy of ``x`` with noise on a random share ``p`` of the beats."""
@@ -89,7 +92,8 @@ class NoiseAugmentationTrainer(Trainer):
                 sel = np.round(snrs, 1) == snr
                 out[idx[sel]] = add_noise(x[idx[sel]], segs[sel].reshape(x[idx[sel]].shape), snr_db=float(snr),
                                           noise_rms_value=1.0, r_offset=self.r_offset, fs=self.fs,
-                                          renormalize=self.renormalize)
+                                          renormalize=self.renormalize, norm_span=self.norm_span,
+                                          clip=self.clip)
         return out
 
     def fit(self, x: np.ndarray, y: np.ndarray, **kwargs) -> None:

@@ -36,11 +36,14 @@ class NoiseResult:
 def noise_robustness(classifier, x: np.ndarray, y: np.ndarray, *, kinds: Sequence[str] = ("bw", "ma", "gauss"),
                      snrs_db: Sequence[float] = STRESS_SNRS_DB, noise_dir: str | os.PathLike | None = None,
                      seed: int = 0, r_offset: int = 90, fs: float = 360.0, renormalize: bool = True,
-                     batch_size: int = 1024, sources=None) -> list[NoiseResult]:
+                     norm_span: tuple[int, int] | None = None, clip: tuple[float, float] | None = None,
+                     batch_size: int = 1024, chunk_size: int = 4096, sources=None) -> list[NoiseResult]:
     """Score ``classifier`` on ``x`` with each noise kind added at each SNR (the clean score first).
 
-    Every kind draws one segment per beat from the *test* part of its record (seeded by ``seed``), reused at every
-    SNR, so that the scores across SNRs are paired.
+    Every kind draws one segment per beat from the *test* part of its record (seeded by ``seed``), as long as the
+    window, reused at every SNR, so that the scores across SNRs are paired. ``x`` may be beats or the longer context
+    windows of a model that reads one (e.g. the fusion model's 12 s, with ``r_offset`` its R-peak index and
+    ``norm_span`` / ``clip`` its beat-window scaling): the noise then covers the whole context.
 
     Parameters
     ----------
@@ -60,6 +63,11 @@ def noise_robustness(classifier, x: np.ndarray, y: np.ndarray, *, kinds: Sequenc
         R-peak index in the window and sampling rate (QRS amplitude window).
     renormalize : bool
         Min-max scale the noisy beats as the beat pipeline would (default); False adds noise to the scaled beats.
+    norm_span, clip : optional
+        With ``renormalize``: the span whose min-max map scales each window and the clip bounds after it (see
+        :func:`ecg_art.noise.add_noise`); default the whole window, no clip.
+    batch_size, chunk_size : int
+        Windows per forward pass, and per noise draw held in memory at once.
     sources : mapping, optional
         ``{kind: NoiseSource}`` to use instead of reading the records (tests).
 
@@ -91,21 +99,27 @@ def noise_robustness(classifier, x: np.ndarray, y: np.ndarray, *, kinds: Sequenc
     if x.ndim != 3 or len(x) != len(y) or len(x) == 0:
         raise ConfigError(f"`x` must be beats (n, 1, L) with n = len(y) > 0, got shapes {x.shape} and {y.shape}")
 
-    def score(kind: str, snr: float, beats: np.ndarray) -> NoiseResult:
-        m = classification_metrics(y, predict_labels(classifier, beats, batch_size=batch_size))
+    def score(kind: str, snr: float, pred: np.ndarray) -> NoiseResult:
+        m = classification_metrics(y, pred)
         return NoiseResult(kind, snr, float(m.accuracy), float(m.macro_f1), int(len(y)))
 
-    results = [score("clean", float("inf"), x)]
+    results = [score("clean", float("inf"), predict_labels(classifier, x, batch_size=batch_size))]
     for i, kind in enumerate(kinds):
         src = sources[kind] if sources is not None else noise_source(kind, part="test", noise_dir=noise_dir, fs=fs)
         if src.part != "test":
             raise ConfigError(f"noise {kind!r}: a stress test draws from the test part, got the {src.part!r} part")
-        draw = src.draw(len(x), x.shape[-1], np.random.default_rng([seed, i]))
-        segs = draw.segments.reshape(x.shape)
-        for snr in snrs:
-            noisy = add_noise(x, segs, snr_db=snr, noise_rms_value=1.0, r_offset=r_offset, fs=fs,
-                              renormalize=renormalize)
-            results.append(score(kind, snr, noisy))
+        pred = np.empty((len(snrs), len(x)), dtype=np.int64)
+        lo = 0
+        for draw in src.iter_draw(len(x), x.shape[-1], np.random.default_rng([seed, i]), chunk_size=chunk_size):
+            part = slice(lo, lo + len(draw.segments))
+            segs = draw.segments.reshape(x[part].shape)
+            for j, snr in enumerate(snrs):
+                noisy = add_noise(x[part], segs, snr_db=snr, noise_rms_value=1.0, r_offset=r_offset, fs=fs,
+                                  renormalize=renormalize, norm_span=norm_span, clip=clip)
+                pred[j, part] = predict_labels(classifier, noisy, batch_size=batch_size)
+            lo = part.stop
+        for j, snr in enumerate(snrs):
+            results.append(score(kind, snr, pred[j]))
             logger.info("noise %s at %g dB: accuracy %.4f, macro-F1 %.4f", kind, snr, results[-1].accuracy,
                         results[-1].macro_f1)
     return results

@@ -97,15 +97,24 @@ def nst_gain(snr_db: float, *, signal_pp, noise_rms_value) -> np.ndarray:
     return 10.0 ** (-float(snr_db) / 20.0) * np.sqrt(2.0) / 4.0 * np.asarray(signal_pp, dtype=np.float64) / rms
 
 
-def minmax(x: np.ndarray) -> np.ndarray:
-    """Scale each beat (last axis) to [0, 1], as the beat pipeline does (flat beats map to 0)."""
-    lo, hi = x.min(axis=-1, keepdims=True), x.max(axis=-1, keepdims=True)
-    span = hi - lo
-    return np.where(span > 0, (x - lo) / np.where(span > 0, span, 1.0), 0.0)
+def minmax(x: np.ndarray, *, span: tuple[int, int] | None = None) -> np.ndarray:
+    """Scale each window (last axis) by the min-max map of ``x[..., span[0]:span[1]]`` (default: the whole window), as
+    the beat pipeline does: a beat lands in [0, 1], a context in the unit of its beat window (flat spans map to 0).
+
+    Examples
+    --------
+    >>> minmax(np.array([[0.0, 2.0, 4.0, 8.0]]), span=(0, 3)).tolist()
+    [[0.0, 0.5, 1.0, 2.0]]
+    """
+    ref = x if span is None else x[..., span[0]:span[1]]
+    lo, hi = ref.min(axis=-1, keepdims=True), ref.max(axis=-1, keepdims=True)
+    rng = hi - lo
+    return np.where(rng > 0, (x - lo) / np.where(rng > 0, rng, 1.0), 0.0)
 
 
 def add_noise(x, noise, *, snr_db: float, noise_rms_value: float | None = 1.0, r_offset: int = 90,
-              fs: float = 360.0, half_width_s: float = 0.05, renormalize: bool = False) -> np.ndarray:
+              fs: float = 360.0, half_width_s: float = 0.05, renormalize: bool = False,
+              norm_span: tuple[int, int] | None = None, clip: tuple[float, float] | None = None) -> np.ndarray:
     """Beats ``x`` plus ``noise`` scaled to ``snr_db`` against each beat's own QRS amplitude (NSTDB definition).
 
     Parameters
@@ -124,6 +133,11 @@ def add_noise(x, noise, *, snr_db: float, noise_rms_value: float | None = 1.0, r
     renormalize : bool
         Min-max scale each noisy beat to [0, 1] again (what the beat pipeline does to a noisy recording); the SNR is
         unchanged by it (the scaling is affine).
+    norm_span : (int, int), optional
+        With ``renormalize``: the samples whose min-max map scales the whole window (a 12 s context scaled in the unit
+        of its beat window, as :class:`ecg_art.data.BeatConfig` ``norm_span`` does); default the whole window.
+    clip : (float, float), optional
+        With ``renormalize``: bounds the scaled windows are clipped to (``BeatConfig`` ``clip``).
 
     Returns
     -------
@@ -148,8 +162,18 @@ def add_noise(x, noise, *, snr_db: float, noise_rms_value: float | None = 1.0, r
             raise ConfigError("`noise` holds a constant segment: its RMS is 0, no SNR can be set")
     else:
         rms = np.full(len(segs), float(noise_rms_value))
+    if norm_span is not None:
+        lo, hi = (int(v) for v in norm_span)
+        if not 0 <= lo < hi <= beats.shape[1]:
+            raise ConfigError(f"`norm_span` must be (start, stop) with 0 <= start < stop <= {beats.shape[1]}, "
+                              f"got {norm_span!r}")
+        norm_span = (lo, hi)
+    if clip is not None and not (len(clip) == 2 and float(clip[0]) < float(clip[1])):
+        raise ConfigError(f"`clip` must be (low, high) with low < high, got {clip!r}")
     pp = qrs_amplitude(beats, r_offset=r_offset, fs=fs, half_width_s=half_width_s)
     out = beats + nst_gain(snr_db, signal_pp=pp, noise_rms_value=rms)[:, None] * segs
     if renormalize:
-        out = minmax(out)
+        out = minmax(out, span=norm_span)
+        if clip is not None:
+            out = np.clip(out, float(clip[0]), float(clip[1]))
     return out.reshape(np.shape(x)).astype(np.float32)

@@ -29,6 +29,13 @@ class NoiseDraw:
     start: np.ndarray
 
 
+def _check_size(n, length) -> None:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise ConfigError(f"`n` must be an int >= 0, got {n!r}")
+    if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 2:
+        raise ConfigError(f"`length` must be an int >= 2, got {length!r}")
+
+
 @dataclass(frozen=True, eq=False)
 class NoiseSource:
     """One kind of noise restricted to one part of its record.
@@ -53,21 +60,40 @@ class NoiseSource:
         >>> src.draw(3, 256, np.random.default_rng(0)).segments.shape
         (3, 256)
         """
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-            raise ConfigError(f"`n` must be an int >= 0, got {n!r}")
-        if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 2:
-            raise ConfigError(f"`length` must be an int >= 2, got {length!r}")
-        if self.signal is None:
-            return NoiseDraw(rng.standard_normal((n, length)), np.zeros(n, dtype=np.int64),
-                             np.full(n, -1, dtype=np.int64))
+        _check_size(n, length)
+        if n == 0:
+            return NoiseDraw(np.empty((0, length)), np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
+        return next(self.iter_draw(n, length, rng, chunk_size=n))
+
+    def iter_draw(self, n: int, length: int, rng: np.random.Generator, *, chunk_size: int = 4096):
+        """:meth:`draw` in consecutive chunks of at most ``chunk_size`` segments (long contexts of many beats need
+        not be held at once); the chunks put together are what :meth:`draw` returns for the same ``rng`` state.
+
+        Examples
+        --------
+        >>> src = NoiseSource("gauss", "test")
+        >>> [d.segments.shape for d in src.iter_draw(5, 256, np.random.default_rng(0), chunk_size=2)]
+        [(2, 256), (2, 256), (1, 256)]
+        """
+        _check_size(n, length)
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+            raise ConfigError(f"`chunk_size` must be an int >= 1, got {chunk_size!r}")
+        if self.signal is None:  # NumPy fills (n, length) row by row: consecutive chunks equal one draw
+            for lo in range(0, n, chunk_size):
+                k = min(chunk_size, n - lo)
+                yield NoiseDraw(rng.standard_normal((k, length)), np.zeros(k, dtype=np.int64),
+                                np.full(k, -1, dtype=np.int64))
+            return
         n_ch, span = self.signal.shape
         if span < length:
             raise ConfigError(f"noise {self.kind!r} ({self.part} part) has {span} samples, fewer than the "
                               f"{length} of a segment")
         channel = rng.integers(0, n_ch, size=n)
         local = rng.integers(0, span - length + 1, size=n)
-        idx = local[:, None] + np.arange(length)[None, :]
-        return NoiseDraw(self.signal[channel[:, None], idx], channel, self.offset + local)
+        for lo in range(0, n, chunk_size):
+            ch, loc = channel[lo:lo + chunk_size], local[lo:lo + chunk_size]
+            idx = loc[:, None] + np.arange(length)[None, :]
+            yield NoiseDraw(self.signal[ch[:, None], idx], ch, self.offset + loc)
 
 
 def noise_source(kind: str, *, part: str, noise_dir: str | os.PathLike | None = None, split: float = 0.5,

@@ -210,13 +210,22 @@ def write_report(out_dir: str | Path, *, title: str, tables_markdown: str, rows:
 #: Files of the paper folder: the report's figures, and the adversarial-beat figure of each stage (``<prefix><stage>``).
 TRADEOFF_FILE, EPS_CURVE_FILE = "tradeoff.png", "robust_accuracy_vs_eps.png"
 ADVERSARIAL_BEATS_PREFIX = "adversarial_beats-"
+#: Figures of the paper job's analysis stages, copied beside its table under these names: (file, caption).
+ANALYSIS_FIGURES = {
+    "noise": ("noise_robustness.png", "Accuracy and macro-F1 vs SNR (NSTDB definition) of real ECG noise (baseline "
+                                      "wander bw, muscle artifact ma; test half of each record) and white Gaussian "
+                                      "noise; dotted: clean"),
+    "certify": ("certified_accuracy.png", "Certified accuracy vs L2 radius (beat unit) of randomized smoothing "
+                                          "(Cohen et al. 2019); 0.8 = the L2 ball holding the Linf eps-0.05 ball"),
+}
 
 
 def report_from_paper_dir(paper_dir: str | Path, *, title: str | None = None,
                           commands: Sequence[str] | None = None) -> Path:
     """Build ``paper_dir/report.html`` from the paper job's ``table.md`` and ``table.json``: the tables, the trade-off
     and robust-accuracy-vs-eps figures (also saved as PNG beside them), each stage's adversarial-beat figure
-    (``adversarial_beats-<stage>.png``, copied there by the paper job) and the per-class sensitivities.
+    (``adversarial_beats-<stage>.png``, copied there by the paper job), the noise and certified-accuracy figures
+    (:data:`ANALYSIS_FIGURES`, when those stages ran) and the per-class sensitivities.
 
     ``commands`` defaults to the ``ecg-art run paper`` line of the config in ``table.json``.
 
@@ -256,6 +265,9 @@ def report_from_paper_dir(paper_dir: str | Path, *, title: str | None = None,
     for path in beats:
         figures[f"Adversarial examples: {path.stem.removeprefix(ADVERSARIAL_BEATS_PREFIX)}, one attacked test beat "
                 f"(top) and each attack's perturbation (bottom)"] = path
+    for name, caption in ANALYSIS_FIGURES.values():
+        if (paper_dir / name).is_file():
+            figures[caption] = paper_dir / name
     if commands is None:
         commands = [f"ecg-art run paper --profile {cfg.get('profile', 'quick')} --seed {cfg.get('seed', 0)} "
                     f"--set split={cfg.get('split', 'intra')}"]

@@ -8,13 +8,13 @@ from ecg_art.exceptions import ConfigError, TrackingError
 from ecg_art.tracking.store import mlflow_env
 from ecg_art.tracking.uri import resolve_tracking_uri
 
-__all__ = ["find_runs", "latest_experiment"]
+__all__ = ["find_runs", "latest_experiment", "delete_runs"]
 
 logger = logging.getLogger(__name__)
 
 
 def find_runs(experiment: str, *, tracking_uri: str | None = None, filter_string: str = "",
-              max_results: int = 10_000) -> list[dict]:
+              max_results: int = 10_000, missing_ok: bool = False) -> list[dict]:
     """Runs of ``experiment`` (newest first) as plain dicts, through ``MlflowClient.search_runs``.
 
     Parameters
@@ -27,6 +27,8 @@ def find_runs(experiment: str, *, tracking_uri: str | None = None, filter_string
         MLflow search filter, e.g. ``"params.attack = 'pgd' and metrics.adv_accuracy < 0.5"``.
     max_results : int
         Upper bound on the number of runs returned.
+    missing_ok : bool
+        Return ``[]`` when the experiment does not exist (instead of raising :class:`TrackingError`).
 
     Returns
     -------
@@ -50,6 +52,8 @@ def find_runs(experiment: str, *, tracking_uri: str | None = None, filter_string
     try:
         with mlflow_env(uri):
             exp = client.get_experiment_by_name(experiment)
+            if exp is None and missing_ok:
+                return []
             if exp is None:
                 known = sorted(e.name for e in client.search_experiments())
                 raise TrackingError(f"no experiment {experiment!r} in {uri}; known: {', '.join(known) or '(none)'}")
@@ -67,6 +71,39 @@ def find_runs(experiment: str, *, tracking_uri: str | None = None, filter_string
     except Exception as exc:
         raise TrackingError(f"could not search runs of experiment {experiment!r} in {uri}: {exc}") from exc
     return out
+
+
+def delete_runs(run_ids, *, tracking_uri: str | None = None) -> int:
+    """Mark the runs ``run_ids`` deleted (MLflow's soft delete: ``mlflow gc`` purges them, ``MlflowClient.restore_run``
+    brings them back); returns how many were deleted. Runs already deleted or gone are skipped.
+
+    Examples
+    --------
+    >>> delete_runs([], tracking_uri="sqlite:///mlruns/mlflow.db")
+    0
+    """
+    ids = [str(r) for r in run_ids]
+    if not ids:
+        return 0
+    uri = resolve_tracking_uri(tracking_uri)
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    client = MlflowClient(tracking_uri=uri)
+    done = 0
+    try:
+        with mlflow_env(uri):
+            for run_id in ids:
+                try:
+                    client.delete_run(run_id)
+                    done += 1
+                except MlflowException as exc:
+                    if getattr(exc, "error_code", "") not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+                        raise
+                    logger.debug("run %s not deleted: %s", run_id, exc)
+    except Exception as exc:
+        raise TrackingError(f"could not delete runs {ids} in {uri}: {exc}") from exc
+    return done
 
 
 def latest_experiment(*, tracking_uri: str | None = None) -> str:

@@ -14,8 +14,8 @@ from ecg_art.exceptions import TrackingError
 from ecg_art.tracking.params import flatten_params
 from ecg_art.tracking.uri import artifact_location, is_http_uri
 
-__all__ = ["HTTP_ENV", "mlflow_env", "is_store_error", "Session", "get_or_create_experiment", "run_tags",
-           "log_pytorch_model"]
+__all__ = ["HTTP_ENV", "mlflow_env", "is_store_error", "Session", "get_or_create_experiment", "reopen_run",
+           "run_tags", "log_pytorch_model"]
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +102,23 @@ def get_or_create_experiment(client, name: str, uri: str) -> str:
             f"experiment {name!r} is deleted in {uri}; restore it (`mlflow experiments restore`) or use another name"
         )
     return exp.experiment_id
+
+
+def reopen_run(client, run_id: str, experiment_id: str):
+    """Run ``run_id`` of experiment ``experiment_id``, set back to ``RUNNING``; :class:`TrackingError` if it does not
+    exist there or is deleted."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        run = client.get_run(run_id)
+    except MlflowException as exc:
+        if getattr(exc, "error_code", "") != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        raise TrackingError(f"`run_id` {run_id!r}: no such run") from None
+    if run.info.experiment_id != experiment_id or run.info.lifecycle_stage == "deleted":
+        raise TrackingError(f"`run_id` {run_id!r} is not an active run of experiment {experiment_id!r}")
+    client.update_run(run_id, status="RUNNING")
+    return client.get_run(run_id)
 
 
 def _user() -> str:

@@ -15,7 +15,7 @@ from ecg_art.tracking.environment import environment_info
 from ecg_art.tracking.offline import OfflineRun, dump_text
 from ecg_art.tracking.params import MAX_PARAM_LENGTH, check_key, flatten_params, to_metrics
 from ecg_art.tracking.store import (MAX_TAG_LENGTH, Session, default_requirements, get_or_create_experiment,
-                                    is_store_error, log_pytorch_model, mlflow_env, run_tags)
+                                    is_store_error, log_pytorch_model, mlflow_env, reopen_run, run_tags)
 from ecg_art.tracking.uri import default_fallback_dir, resolve_tracking_uri
 
 __all__ = ["Tracker"]
@@ -38,6 +38,9 @@ class Tracker:
         Extra run tags.
     parent_run_id : str, optional
         Makes this a nested run of that run (see also :meth:`child`).
+    run_id : str, optional
+        Reopen this existing run (its status goes back to ``RUNNING``; its params and tags are kept) instead of
+        creating one: a job that is re-run logs into the run it started (``ecg-art grid``'s parent run).
     enabled : bool
         False: nothing goes to MLflow; everything is written under ``fallback_dir`` if given, else only kept in memory
         (:meth:`summary`).
@@ -62,7 +65,7 @@ class Tracker:
 
     def __init__(self, experiment: str, *, run_name: str | None = None, tracking_uri: str | None = None,
                  tags: dict | None = None, parent_run_id: str | None = None, enabled: bool = True,
-                 fallback_dir: str | Path | None = None) -> None:
+                 fallback_dir: str | Path | None = None, run_id: str | None = None) -> None:
         if not isinstance(experiment, str) or not experiment.strip():
             raise ConfigError(f"`experiment` must be a non-empty string, got {experiment!r}")
         self.experiment = experiment.strip()
@@ -71,6 +74,7 @@ class Tracker:
         self.tracking_uri = resolve_tracking_uri(tracking_uri) if self.enabled else None
         self._init_tags = {check_key(str(k), kind="tag"): str(v)[:MAX_TAG_LENGTH] for k, v in (tags or {}).items()}
         self._parent_run_id = parent_run_id
+        self._reopen_id = run_id
         self._fallback_base = Path(fallback_dir) if fallback_dir is not None else None
         self._session: Session | None = None
         self._parent: Tracker | None = None
@@ -187,7 +191,11 @@ class Tracker:
                 with mlflow_env(self.tracking_uri):
                     if self._experiment_id is None:
                         self._experiment_id = get_or_create_experiment(s.client, self.experiment, self.tracking_uri)
-                    run = s.client.create_run(self._experiment_id, run_name=self.run_name, tags=tags)
+                    if self._reopen_id is not None:
+                        run = reopen_run(s.client, self._reopen_id, self._experiment_id)
+                        self._params.update(run.data.params)
+                    else:
+                        run = s.client.create_run(self._experiment_id, run_name=self.run_name, tags=tags)
                 self._run_id, self.run_name = run.info.run_id, run.info.run_name
             except Exception as exc:
                 if isinstance(exc, EcgArtError) or not is_store_error(exc):
@@ -195,7 +203,8 @@ class Tracker:
                 self._fail(exc)  # store unreachable or broken at start: the whole run goes local
         if (local := self._local()) is not None:
             local.write_tags(self._tags)
-        self.log_params({"device": s.env["device"]})
+        if "device" not in self._params:  # a reopened run keeps the device it was started on
+            self.log_params({"device": s.env["device"]})
         return self
 
     def end(self, status: str = "FINISHED") -> None:

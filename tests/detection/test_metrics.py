@@ -67,6 +67,16 @@ def test_result_is_frozen_dict_of_numbers_and_joint_success():
         detection_result(np.zeros(0), np.ones(2), attack="a", eps=0, threshold=0.5)
 
 
+def test_auc_fooled_counts_only_misclassified_beats():
+    # the attacker lowered the score of the two beats it failed to misclassify: AUC suffers, auc_fooled does not
+    s_clean, s_adv = np.array([0.0, 0.1, 0.2, 0.3]), np.array([-1.0, -1.0, 1.0, 1.0])
+    r = detection_result(s_clean, s_adv, attack="a", eps=0.05, threshold=0.5,
+                         fooled=np.array([False, False, True, True]))
+    assert r.auc == 0.5 and r.auc_fooled == 1.0
+    none = detection_result(s_clean, s_adv, attack="a", eps=0.05, threshold=0.5, fooled=np.zeros(4, bool))
+    assert math.isnan(none.auc_fooled)
+
+
 def test_detection_scores_is_the_adversarial_margin():
     det = make_input_detector(input_length=32, device="cpu")
     x = np.random.default_rng(0).uniform(0, 1, (5, 1, 32)).astype(np.float32)

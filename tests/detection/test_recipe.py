@@ -14,7 +14,8 @@ def test_profiles_and_recipe_object():
     assert set(detector.PROFILES) == {"quick", "full"}
     for cfg in detector.PROFILES.values():
         assert cfg.name == "detector" and set(cfg.train_attacks) <= {"fgsm", "pgd", "sap"}
-        assert set(cfg.adaptive_modes) <= {"auc", "threshold"}
+        assert set(cfg.adaptive_modes) <= set(detector.ADAPTIVE_MODES)
+        assert {"orthogonal", "square"} <= set(cfg.adaptive_modes)  # the stronger attackers are always run
     quick, full = detector.PROFILES["quick"], detector.PROFILES["full"]
     assert quick.det_train_n <= full.det_train_n and quick.det_test_n <= full.det_test_n
     for cfg in (quick, full):  # at least one scored attack is unseen in training
@@ -48,3 +49,21 @@ def test_bad_adaptive_modes_are_refused():
 
     with pytest.raises(ConfigError, match="adaptive_modes"):
         detector.run(dataclasses.replace(detector.PROFILES["quick"], adaptive_modes=("best",)))
+    with pytest.raises(ConfigError, match="detector_training"):
+        detector.run(dataclasses.replace(detector.PROFILES["quick"], detector_training="both"))
+
+
+def test_each_adaptive_mode_builds_its_attacker(classifier):
+    from ecg_art.detection import (AdaptiveDetectorPGD, OrthogonalDetectorPGD, SystemSquareAttack,
+                                   make_input_detector)
+
+    det = make_input_detector(input_length=64, device="cpu")
+    cfg = detector.PROFILES["quick"]
+    expected = {"auc": AdaptiveDetectorPGD, "threshold": AdaptiveDetectorPGD, "orthogonal": OrthogonalDetectorPGD,
+                "selective": OrthogonalDetectorPGD, "square": SystemSquareAttack}
+    assert set(expected) == set(detector.ADAPTIVE_MODES)
+    for mode, cls in expected.items():
+        attack = detector._adaptive_attack(cfg, classifier, det, mode, 0.03, 0.5)
+        assert type(attack) is cls and attack.eps == 0.03
+        assert attack.detector_threshold == (0.5 if mode in ("threshold", "square") else None)
+    assert detector._adaptive_attack(cfg, classifier, det, "selective", 0.03, 0.5).orthogonal is False

@@ -111,3 +111,18 @@ def test_figure_has_two_panels():
     assert len(noise_robustness_figure({"a": rows, "b": rows}).axes) == 2
     with pytest.raises(ConfigError):
         noise_robustness_figure({})
+
+
+def test_stress_test_of_contexts_in_chunks_equals_one_pass(nstdb):
+    torch.manual_seed(0)
+    clf = make_classifier(_Amplitude(), input_length=1024, clip_values=(-4.0, 5.0), device="cpu")
+    # 12 contexts of 1,024 samples, R at 502, scaled in the unit of their beat window [412, 668)
+    rng = np.random.default_rng(1)
+    x = (0.05 * rng.random((12, 1, 1024))).astype(np.float32)
+    x[:, 0, 502] = 1.0
+    y = np.zeros(12, dtype=np.int64)
+    kw = dict(kinds=("bw", "gauss"), snrs_db=(12.0, -6.0), noise_dir=nstdb, r_offset=502, norm_span=(412, 668),
+              clip=(-4.0, 5.0))
+    whole = noise_robustness(clf, x, y, chunk_size=100, **kw)
+    chunked = noise_robustness(clf, x, y, chunk_size=5, **kw)
+    assert whole == chunked and all(r.n == 12 for r in whole)

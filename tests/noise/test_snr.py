@@ -96,3 +96,31 @@ def test_bad_shapes():
         add_noise(_beat(), np.ones((1, 1, 256)), snr_db=6.0, noise_rms_value=None)
     with pytest.raises(ConfigError, match="NaN"):
         add_noise(_beat() * np.nan, np.ones((1, 1, 256)), snr_db=6.0)
+
+
+def test_context_noise_is_scaled_against_the_beat_and_rescaled_with_its_window():
+    # a 1,024-sample context in the unit of its beat window [412, 668): QRS of A_pp 1 at sample 502
+    ctx = np.zeros((1, 1, 1024))
+    ctx[0, 0, 502] = 1.0
+    ctx[0, 0, 100] = 3.0  # a tall earlier beat: outside the beat window, it stays above 1 after rescaling
+    noise = np.tile([1.0, -1.0], 512).reshape(1, 1, 1024)  # RMS 1 over the whole context
+    raw = add_noise(ctx, noise, snr_db=6.0, noise_rms_value=1.0, r_offset=502)
+    # hand-computed gain: 10^(-6/20) sqrt(2)/4 * A_pp / 1, on every sample of the context
+    gain = 10 ** (-6 / 20) * np.sqrt(2) / 4
+    assert np.allclose(raw - ctx.astype(np.float32), gain * noise, atol=1e-6)
+    out = add_noise(ctx, noise, snr_db=6.0, noise_rms_value=1.0, r_offset=502, renormalize=True,
+                    norm_span=(412, 668), clip=(-4.0, 2.0))
+    beat = out[0, 0, 412:668]
+    assert beat.min() == pytest.approx(0.0, abs=1e-6) and beat.max() == pytest.approx(1.0, abs=1e-6)
+    lo, hi = raw[0, 0, 412:668].min(), raw[0, 0, 412:668].max()
+    assert out[0, 0, 100] == pytest.approx(min((raw[0, 0, 100] - lo) / (hi - lo), 2.0), rel=1e-5)
+    assert out[0, 0, 100] == 2.0  # clipped as the data pipeline clips contexts
+    assert np.allclose(minmax(raw, span=(412, 668))[0, 0, :100], ((raw - lo) / (hi - lo))[0, 0, :100], atol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs, match", [({"norm_span": (600, 300)}, "norm_span"),
+                                           ({"norm_span": (0, 2000)}, "norm_span"),
+                                           ({"clip": (1.0, 0.0)}, "clip")])
+def test_bad_context_scaling_names_itself(kwargs, match):
+    with pytest.raises(ConfigError, match=match):
+        add_noise(_beat(length=1024), np.ones((1, 1, 1024)), snr_db=0.0, r_offset=502, renormalize=True, **kwargs)

@@ -97,3 +97,15 @@ def test_gaussian_source_and_bad_arguments(nstdb):
         noise_source("bw", part="test", noise_dir=nstdb, split=1.0)
     with pytest.raises(ConfigError, match="length"):
         g.draw(2, 1, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("kind", ["bw", "gauss"])
+def test_chunked_draws_put_together_are_one_draw(nstdb, kind):
+    src = noise_source(kind, part="test", noise_dir=nstdb)
+    whole = src.draw(7, 300, np.random.default_rng(5))
+    parts = list(src.iter_draw(7, 300, np.random.default_rng(5), chunk_size=3))
+    assert [len(p.segments) for p in parts] == [3, 3, 1]
+    assert np.array_equal(np.concatenate([p.segments for p in parts]), whole.segments)
+    assert np.array_equal(np.concatenate([p.start for p in parts]), whole.start)
+    with pytest.raises(ConfigError, match="chunk_size"):
+        next(src.iter_draw(7, 300, np.random.default_rng(5), chunk_size=0))

@@ -162,6 +162,38 @@ def test_two_stage_training_with_adversarial_training_runs(problem, tmp_path):
     assert out["stage2"].best_epoch == 0 and clf.model.feature_mode == "hard"
 
 
+def test_two_stage_training_with_trades_runs(problem, tmp_path):
+    from art.defences.trainer import AdversarialTrainerTRADESPyTorch
+
+    from recipes.common import config_hash
+    from recipes.fusion import _make_trainer
+
+    x, y = problem
+    prep = Prepared(None, None, x[:32], y[:32], x[32:48], y[32:48], x[-8:], y[-8:], np.arange(8))
+    cfg = Config(output_dir=str(tmp_path), nb_epochs=1, stage2_epochs=1, batch_size=16, device="cpu",
+                 adv_train=True, train_pgd_iter=1, adv_method="trades", trades_beta=1.0)
+    torch.manual_seed(0)
+    clf = make_classifier(FusionNet(), input_length=1024, nb_classes=5, device="cpu")
+    assert isinstance(_make_trainer(cfg, clf), AdversarialTrainerTRADESPyTorch)
+    out = train_two_stage(cfg, clf, prep, _Tracker())
+    assert out["stage2"].best_epoch == 0 and clf.model.feature_mode == "hard"
+    with pytest.raises(ConfigError, match="adv_method"):
+        _make_trainer(Config(adv_method="mart"), clf)
+    # the option is in the results folder's hash only when set: a run at its default keeps its earlier folder
+    import dataclasses
+    import hashlib
+    import json
+
+    from recipes.common import BOOKKEEPING, LATER_DEFAULTS, NOISE_AUGMENT_FIELDS
+
+    base = Config(output_dir=str(tmp_path))
+    before = {k: v for k, v in dataclasses.asdict(base).items()
+              if k not in (*BOOKKEEPING, *NOISE_AUGMENT_FIELDS, *LATER_DEFAULTS)}
+    assert config_hash(base) == hashlib.sha256(json.dumps(before, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    assert config_hash(base) != config_hash(Config(output_dir=str(tmp_path), adv_method="trades"))
+    assert config_hash(base) != config_hash(Config(output_dir=str(tmp_path), trades_beta=1.0))
+
+
 def test_attack_suite_scores_bpda_with_the_hard_model(problem):
     x, y = problem[0][:8], problem[1][:8]
     torch.manual_seed(0)

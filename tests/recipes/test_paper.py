@@ -206,3 +206,90 @@ def test_a_resumed_row_of_before_the_standard_autoattack_is_relabelled():
                                                                    "worst@0.05": 0.428}
     new = {"autoattack@0.05": 0.396, "apgd-ce-dlr@0.05": 0.436}
     assert legacy_row(new, ["ta-apgd", "autoattack"]) == new
+
+
+class _FakeRun:
+    """The paper job's MLflow parent run, in memory."""
+
+    run_id = "fake"
+
+    def __init__(self, *a, **kw):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def child(self, name):
+        return self
+
+    def log_params(self, *a, **kw):
+        pass
+
+    log_metrics = log_text = log_dict = log_artifact = log_params
+
+
+def test_noise_and_certify_stages_switch_on_and_score_the_jobs_own_models(tmp_path, monkeypatch):
+    """`stages=[..., "noise", "certify"]`: the noise stage gets the checkpoints the job's model stages wrote, certify
+    fine-tunes the job's baseline, neither is a row of the models table; their tables and figures reach the report."""
+    import json
+
+    import ecg_art.tracking
+    import recipes.baseline
+    import recipes.certify
+    import recipes.noise
+    from matplotlib.figure import Figure
+
+    from recipes.common import results_dir
+
+    seen = {}
+
+    def fake(name, result):
+        def run(cfg, *, tracker=None):
+            seen[name] = cfg
+            out = results_dir(cfg)
+            if name == "baseline":
+                (out / "checkpoints-train").mkdir(parents=True, exist_ok=True)
+                (out / "checkpoints-train" / "best.pt").write_bytes(b"x")
+            else:
+                Figure().savefig(out / getattr(recipes, name).FIGURE_FILE)
+            (out / "results.json").write_text(json.dumps(result))
+            return result.get("row", result)
+        return run
+
+    noise_res = {"results": {"baseline": [{"kind": "clean", "snr_db": 1e9, "accuracy": 0.99, "macro_f1": 0.9},
+                                          {"kind": "bw", "snr_db": 6.0, "accuracy": 0.93, "macro_f1": 0.8}]},
+                 "n_beats": {"baseline": 100}}
+    cert_res = {"rows": {"0.25": {"sigma": 0.25, "base_clean_accuracy": 0.95, "smoothed_accuracy": 0.94,
+                                  "abstain": 0.01, "cert@0": 0.94, "cert@0.25": 0.9, "cert@0.8": 0.0,
+                                  "cert@0.25_N": 0.95, "max_radius": 0.7996}},
+                "config": {"n_samples": 10000, "alpha": 0.001}, "n_beats": 500}
+    monkeypatch.setattr(recipes.baseline, "run", fake("baseline", {"row": {"model": "baseline", "clean": 0.99}}))
+    monkeypatch.setattr(recipes.noise, "run", fake("noise", noise_res))
+    monkeypatch.setattr(recipes.certify, "run", fake("certify", cert_res))
+    monkeypatch.setattr(ecg_art.tracking, "Tracker", _FakeRun)
+    from recipes.paper import run
+
+    cfg = dataclasses.replace(PROFILES["quick"], stages=("baseline", "noise", "certify"),
+                              output_dir=str(tmp_path), threads=1)
+    rows = run(cfg)
+    assert [r["model"] for r in rows] == ["baseline"]  # the analyses are no rows of the models table
+    ckpt = str(results_dir(seen["baseline"]) / "checkpoints-train" / "best.pt")
+    assert seen["noise"].models == (f"baseline={ckpt}",) and seen["noise"].eval_n == recipes.noise.PROFILES[
+        "quick"].eval_n
+    assert seen["certify"].init_from == ckpt and seen["certify"].nb_epochs == cfg.finetune_epochs
+    assert seen["certify"].eval_n == recipes.certify.PROFILES["quick"].eval_n
+    paper_dir = tmp_path / "paper-quick-intra-s0"
+    table = (paper_dir / "table.md").read_text()
+    assert "Noise stress test" in table and "| baseline | 99.00 | 93.00 |" in table
+    assert "| 0.25 | 95.00 | 94.00 | 1.00 | 90.00 | 0.00 | 0.7996 |" in table
+    html = (paper_dir / "report.html").read_text()
+    assert (paper_dir / "noise_robustness.png").is_file() and (paper_dir / "certified_accuracy.png").is_file()
+    assert "Certified accuracy vs L2 radius" in html and "Accuracy and macro-F1 vs SNR" in html
+    assert set(json.loads((paper_dir / "table.json").read_text())["analyses"]) == {"noise", "certify"}
+
+
+def test_noise_and_certify_are_no_default_stage_of_the_quick_job():
+    assert "noise" not in PROFILES["quick"].stages and "certify" not in PROFILES["quick"].stages

@@ -26,7 +26,7 @@ def test_paper_report_holds_every_number_and_its_figures(paper_dir):
     numbers = _numbers((paper_dir / "table.md").read_text())
     assert len(numbers) > 40 and "86.04" in numbers and "95.31" in numbers
     assert all(f'<td class="num">{n}</td>' in html for n in numbers)
-    assert "<th>AUC adaptive</th>" in html and "<p>Detector (held-out test split; AUC and rates in %):</p>" in html
+    assert "<th>AUC adaptive (worst attack)</th>" in html and "<p>Detector (held-out test split; AUC and rates in %):</p>" in html
     pngs = IMG.findall(html)
     assert len(pngs) == 3 and all(base64.b64decode(p).startswith(b"\x89PNG\r\n\x1a\n") for p in pngs)
     captions = re.findall(r"<figcaption>([^<]*)</figcaption>", html)
