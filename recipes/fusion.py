@@ -25,8 +25,8 @@ from recipes.common import (ADVERSARIAL_BEATS_FILE, BEAT_R_OFFSET, BEAT_WINDOW, 
                             example_beat, format_table, per_class, prepare_data, results_dir, run_tracker,
                             set_threads, train, training_pgd)
 
-__all__ = ["Config", "PROFILES", "CLEAN_PROFILES", "run", "train_two_stage", "attack_suite", "FUSION_RECIPE",
-           "FUSION_CLEAN_RECIPE"]
+__all__ = ["Config", "PROFILES", "CLEAN_PROFILES", "run", "stage2_config", "train_two_stage", "attack_suite",
+           "FUSION_RECIPE", "FUSION_CLEAN_RECIPE"]
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +109,11 @@ def _make_trainer(cfg: Config, classifier):
     raise ConfigError(f"unknown `adv_method` {cfg.adv_method!r}; known: at, trades")
 
 
+def stage2_config(cfg: Config) -> Config:
+    """The config stage 2 trains with (its epochs and patience): its results folder holds ``checkpoints-stage2``."""
+    return dataclasses.replace(cfg, nb_epochs=cfg.stage2_epochs, patience=cfg.stage2_patience)
+
+
 def train_two_stage(cfg: Config, classifier, prep: Prepared, tracker) -> dict[str, Any]:
     """Stage 1: CNN branch alone (``output="cnn"``; skipped with ``cfg.init_cnn_from``). Stage 2: feature normaliser
     fit on ``prep.x_train`` only, then the fusion head (and feature MLP) trained with the CNN branch frozen
@@ -145,7 +150,7 @@ def train_two_stage(cfg: Config, classifier, prep: Prepared, tracker) -> dict[st
             model.feature_mode = cfg.train_feature_mode if cfg.adv_train else "hard"
         if cfg.freeze_cnn:
             model.freeze("cnn")
-        cfg2 = dataclasses.replace(cfg, nb_epochs=cfg.stage2_epochs, patience=cfg.stage2_patience)
+        cfg2 = stage2_config(cfg)
         h2 = train(cfg2, classifier, prep, tracker, trainer=noisy(trainer), stage="stage2")
     finally:
         model.feature_mode = "hard"

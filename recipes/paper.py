@@ -190,7 +190,9 @@ def run(cfg: Config) -> list[dict[str, Any]]:
             if stage == "baseline" or stage in DEFENCES:
                 checkpoints[stage] = scored[stage] = str(results_dir(scfg) / "checkpoints-train" / "best.pt")
             if stage in FUSION_CNN_FROM:
-                scored[stage] = f"fusion:{results_dir(scfg) / 'checkpoints-stage2' / 'best.pt'}"
+                from recipes.fusion import stage2_config
+
+                scored[stage] = f"fusion:{results_dir(stage2_config(scfg)) / 'checkpoints-stage2' / 'best.pt'}"
             if stage == "baseline":
                 baseline_ckpt = checkpoints[stage]
             done = results_dir(scfg) / "results.json"

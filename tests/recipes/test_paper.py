@@ -239,6 +239,7 @@ def test_noise_and_certify_stages_switch_on_and_score_the_jobs_own_models(tmp_pa
     import ecg_art.tracking
     import recipes.baseline
     import recipes.certify
+    import recipes.fusion
     import recipes.noise
     from matplotlib.figure import Figure
 
@@ -253,6 +254,10 @@ def test_noise_and_certify_stages_switch_on_and_score_the_jobs_own_models(tmp_pa
             if name == "baseline":
                 (out / "checkpoints-train").mkdir(parents=True, exist_ok=True)
                 (out / "checkpoints-train" / "best.pt").write_bytes(b"x")
+            elif name == "fusion":  # where the recipe's stage 2 writes (its own config's folder)
+                stage2 = results_dir(recipes.fusion.stage2_config(cfg)) / "checkpoints-stage2"
+                stage2.mkdir(parents=True, exist_ok=True)
+                (stage2 / "best.pt").write_bytes(b"x")
             else:
                 Figure().savefig(out / getattr(recipes, name).FIGURE_FILE)
             (out / "results.json").write_text(json.dumps(result))
@@ -267,17 +272,22 @@ def test_noise_and_certify_stages_switch_on_and_score_the_jobs_own_models(tmp_pa
                                   "cert@0.25_N": 0.95, "max_radius": 0.7996}},
                 "config": {"n_samples": 10000, "alpha": 0.001}, "n_beats": 500}
     monkeypatch.setattr(recipes.baseline, "run", fake("baseline", {"row": {"model": "baseline", "clean": 0.99}}))
+    # a frozen Recipe: its run replaced through its __dict__ (restored by monkeypatch)
+    monkeypatch.setitem(vars(recipes.fusion.FUSION_RECIPE), "run",
+                        fake("fusion", {"row": {"model": "fusion", "clean": 0.98}}))
     monkeypatch.setattr(recipes.noise, "run", fake("noise", noise_res))
     monkeypatch.setattr(recipes.certify, "run", fake("certify", cert_res))
     monkeypatch.setattr(ecg_art.tracking, "Tracker", _FakeRun)
     from recipes.paper import run
 
-    cfg = dataclasses.replace(PROFILES["quick"], stages=("baseline", "noise", "certify"),
+    cfg = dataclasses.replace(PROFILES["quick"], stages=("baseline", "fusion", "noise", "certify"),
                               output_dir=str(tmp_path), threads=1)
     rows = run(cfg)
-    assert [r["model"] for r in rows] == ["baseline"]  # the analyses are no rows of the models table
+    assert [r["model"] for r in rows] == ["baseline", "fusion"]  # the analyses are no rows of the models table
     ckpt = str(results_dir(seen["baseline"]) / "checkpoints-train" / "best.pt")
-    assert seen["noise"].models == (f"baseline={ckpt}",) and seen["noise"].eval_n == recipes.noise.PROFILES[
+    fusion_ckpt = results_dir(recipes.fusion.stage2_config(seen["fusion"])) / "checkpoints-stage2" / "best.pt"
+    assert seen["noise"].models == (f"baseline={ckpt}", f"fusion=fusion:{fusion_ckpt}")
+    assert seen["noise"].eval_n == recipes.noise.PROFILES[
         "quick"].eval_n
     assert seen["certify"].init_from == ckpt and seen["certify"].nb_epochs == cfg.finetune_epochs
     assert seen["certify"].eval_n == recipes.certify.PROFILES["quick"].eval_n
