@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from ecg_art.exceptions import ConfigError
+from ecg_art.tracking.params import BOOKKEEPING  # fields left out of the results folder's config hash
 
 logger = logging.getLogger(__name__)
 
@@ -136,8 +137,6 @@ def set_threads(cfg: Config) -> None:
         torch.set_num_threads(int(cfg.threads))
 
 
-# Fields that do not change what a run computes: left out of the results folder's config hash.
-BOOKKEEPING = ("resume", "tracking_uri", "experiment", "threads", "device", "output_dir", "log_model", "cache_dir")
 NOISE_AUGMENT_FIELDS = ("noise_augment", "noise_augment_snr_db", "noise_augment_p", "noise_dir")
 # Options added after runs were published, with the default that reproduces those runs (left out of the hash then).
 LATER_DEFAULTS = {"adv_method": "at", "trades_beta": 6.0}

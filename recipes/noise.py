@@ -61,19 +61,27 @@ def augmentation_trainer(cfg, classifier, trainer=None):
     length, rescaled with the beat window's min-max map as the data pipeline does)."""
     from ecg_art.noise import NoiseAugmentationTrainer, noise_source
 
-    scaling: dict[str, Any] = {}
-    if hasattr(cfg, "context_clip"):  # a context model (recipes.fusion.Config)
-        if cfg.feature_set == "rhythm-record":
-            raise ConfigError("`noise_augment` with feature_set='rhythm-record': its input ends with the recording's "
-                              "mean RR, which noise on the context would corrupt; use 'rhythm' or 'window'")
-        if cfg.beat_unit:
-            start = cfg.r_offset - BEAT_R_OFFSET
-            scaling = {"norm_span": (start, start + BEAT_WINDOW), "clip": tuple(cfg.context_clip)}
+    # a context model (recipes.fusion.Config): noise over the whole context, rescaled as the data pipeline does
+    scaling = context_scaling(cfg, cfg.feature_set, "`noise_augment`") if hasattr(cfg, "context_clip") else {}
     sources = [noise_source(k, part="train", noise_dir=cfg.noise_dir) for k in cfg.noise_augment]
     logger.info("training under noise %s at %s dB on %.0f %% of the beats", ", ".join(cfg.noise_augment),
                 cfg.noise_augment_snr_db, 100 * cfg.noise_augment_p)
     return NoiseAugmentationTrainer(classifier, sources=sources, snr_range_db=tuple(cfg.noise_augment_snr_db),
                                     p=cfg.noise_augment_p, inner=trainer, r_offset=cfg.r_offset, **scaling)
+
+
+def context_scaling(fcfg, feature_set: str, what: str) -> dict[str, Any]:
+    """Keyword arguments of :func:`ecg_art.noise.add_noise` for the 12 s contexts of the fusion config ``fcfg``: each
+    noisy context scaled with its beat window's min-max map and clipped, as the data pipeline scales it (``{}`` without
+    ``beat_unit``). ``feature_set="rhythm-record"`` is refused (``what`` names the caller in the error): its input ends
+    with the recording's mean RR, which noise on the context would corrupt."""
+    if feature_set == "rhythm-record":
+        raise ConfigError(f"{what} with feature_set='rhythm-record': its input ends with the recording's mean RR, "
+                          "which noise on the context would corrupt; 'rhythm' and 'window' fusion models only")
+    if not fcfg.beat_unit:
+        return {}
+    start = fcfg.r_offset - BEAT_R_OFFSET
+    return {"norm_span": (start, start + BEAT_WINDOW), "clip": tuple(fcfg.context_clip)}
 
 
 def _augmented(run_dir: Path) -> bool:
@@ -153,17 +161,12 @@ def fusion_data(cfg: Config, model) -> tuple[Any, Any, dict[str, Any]]:
     model's own), ``settings`` the keyword arguments of :func:`ecg_art.noise.noise_robustness` that place the QRS
     window at the model's R peak and rescale each noisy context with its beat window's min-max map (and clip) as the
     data pipeline does, plus ``clip_values`` of its classifier."""
-    if getattr(model, "feature_set", None) == "rhythm-record":
-        raise ConfigError("model with feature_set='rhythm-record': its input ends with the recording's mean RR, "
-                          "which noise on the context would corrupt; the noise stress test scores 'rhythm' and "
-                          "'window' fusion models")
     fcfg = _fusion_config(cfg, model)
+    scaling = context_scaling(fcfg, getattr(model, "feature_set", ""), "the noise stress test of a model")
     prep = prepare_data(fcfg)
-    start = fcfg.r_offset - BEAT_R_OFFSET
-    settings: dict[str, Any] = {"r_offset": fcfg.r_offset, "clip_values": (0.0, 1.0)}
-    if fcfg.beat_unit:
-        settings.update(norm_span=(start, start + BEAT_WINDOW), clip=tuple(fcfg.context_clip),
-                        clip_values=tuple(fcfg.context_clip))
+    settings: dict[str, Any] = {"r_offset": fcfg.r_offset, "clip_values": (0.0, 1.0), **scaling}
+    if fcfg.beat_unit:  # the contexts live in the beat unit, clipped (BeatConfig)
+        settings["clip_values"] = tuple(fcfg.context_clip)
     return prep.x_test[prep.eval_idx], prep.y_test[prep.eval_idx], settings
 
 

@@ -11,6 +11,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ecg_art.exceptions import ConfigError
+from ecg_art.tracking.params import BOOKKEEPING
 
 __all__ = ["compare_runs", "comparison_table", "comparison_figure", "headline_metrics", "seed_summary", "seed_table",
            "is_detector_metric", "metric_label", "DEFAULT_PARAMS", "HEADLINE", "DETECTOR_METRICS", "SEED_IGNORED"]
@@ -30,8 +31,7 @@ DETECTOR_METRICS = (("detector_auc", "AUC"), ("detector_auc_seen", "AUC seen"),
                     ("detector_auc_unseen", "AUC unseen"), ("detector_auc_adaptive", "AUC adaptive"))
 #: Params in which runs of one setting repeated over seeds differ: the seed, what it draws (the split's hash) and
 #: bookkeeping that does not change what a run computes. Runs equal in every other param are one setting.
-SEED_IGNORED = ("seed", "split_hash", "device", "device_requested", "resume", "tracking_uri", "experiment", "threads",
-                "output_dir", "log_model", "cache_dir", "data_dir")
+SEED_IGNORED = ("seed", "split_hash", "device_requested", "data_dir", *BOOKKEEPING)
 _CLEAN = (("test_accuracy", "clean"),)
 _FALLBACK = ("test_accuracy", "test_macro_f1", "clean_accuracy")
 _FALLBACK_PREFIXES = ("worst_case_", "adv_acc_")

@@ -12,14 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ecg_art.grid.spec import GridSpec
+from ecg_art.tracking.params import BOOKKEEPING  # fields left out of a cell's key, as of the recipes' config hash
 
 __all__ = ["Cell", "expand_cells", "config_key", "grid_hash", "BOOKKEEPING"]
 
 logger = logging.getLogger(__name__)
-
-#: Config fields that do not change what a cell computes, left out of its key (the recipes' results-folder hash leaves
-#: out the same ones).
-BOOKKEEPING = ("resume", "tracking_uri", "experiment", "threads", "device", "output_dir", "log_model", "cache_dir")
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,13 @@ from pathlib import PurePath
 
 from ecg_art.exceptions import ConfigError
 
-__all__ = ["flatten_params", "check_key", "to_metrics", "MAX_PARAM_LENGTH"]
+__all__ = ["flatten_params", "check_key", "to_metrics", "MAX_PARAM_LENGTH", "BOOKKEEPING"]
 
 logger = logging.getLogger(__name__)
+
+#: Config fields of a run that do not change what it computes (where it runs, where it logs, whether it resumes): left
+#: out of the recipes' results-folder hash, of a grid cell's key, and of what makes runs one setting in `compare`.
+BOOKKEEPING = ("resume", "tracking_uri", "experiment", "threads", "device", "output_dir", "log_model", "cache_dir")
 
 MAX_PARAM_LENGTH = 500  # MLflow < 2.x servers cap param values at 500 chars; newer ones at 6000
 MAX_KEY_LENGTH = 250
