@@ -6,6 +6,7 @@ and AT+NSR (our ART ``Trainer`` in ``attacks_custom``), trained and evaluated li
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +15,7 @@ from recipes.common import Config as BaseConfig
 from recipes.common import Recipe, build_classifier, prepare_data, results_dir, run_model, set_threads, training_pgd
 
 __all__ = ["Config", "PROFILES", "DEFENCES", "make_trainer", "run", "AT_RECIPE", "NSR_RECIPE", "AT_NSR_RECIPE",
-           "TRADES_RECIPE", "MART_RECIPE", "FAST_AT_RECIPE"]
+           "TRADES_RECIPE", "MART_RECIPE", "FAST_AT_RECIPE", "AT_NSR_WIDE_RECIPE"]
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +77,9 @@ DEFENCES = ("at", "nsr", "at-nsr", "trades", "mart")
 AT, NSR, AT_NSR = _profiles("at", fast_quick=True), _profiles("nsr"), _profiles("at-nsr", fast_quick=True)
 TRADES, MART = _profiles("trades", fast_quick=True), _profiles("mart", fast_quick=True)
 FAST_AT = _profiles("at", name="fast-at", fast_quick=True, fast_full=True)  # fast AT in the full profile too
+# the "beyond" row: AT+NSR on the wider CNN (ecg_art.models.cnn.WIDE, ~4x the parameters), from its own clean warm-up
+AT_NSR_WIDE = {k: dataclasses.replace(v, model="baseline_cnn_wide")
+               for k, v in _profiles("at-nsr", name="at-nsr-wide", fast_quick=True).items()}
 PROFILES = AT
 
 
@@ -180,6 +184,7 @@ AT_NSR_RECIPE = Recipe("at-nsr", AT_NSR, run)
 TRADES_RECIPE = Recipe("trades", TRADES, run)
 MART_RECIPE = Recipe("mart", MART, run)
 FAST_AT_RECIPE = Recipe("fast-at", FAST_AT, run)
+AT_NSR_WIDE_RECIPE = Recipe("at-nsr-wide", AT_NSR_WIDE, run)
 
 if __name__ == "__main__":
     run(AT["quick"])

@@ -97,6 +97,9 @@ PROFILES: dict[str, Config] = {
 # the defences (recipes/defences.py): fine-tune the baseline with warm_start; trades / mart / fast-at are switched on
 # with --set 'stages=[..., "trades"]'
 DEFENCES = ("at", "nsr", "at-nsr", "trades", "mart", "fast-at")
+# defences of another network (the wider CNN, a "beyond" row): trained from their own clean warm-up, since the
+# baseline's weights do not fit them; switched on with --set 'stages=[..., "at-nsr-wide"]'
+BEYOND = {"at-nsr-wide": "baseline_cnn_wide"}
 # Stages that are no row of the models table: the noise stress test (scores the job's own models) and randomized
 # smoothing (its base models fine-tune the job's baseline when the defences do); they report a table of their own.
 ANALYSES = ("noise", "certify")
@@ -104,6 +107,12 @@ ANALYSES = ("noise", "certify")
 
 # Where each fusion stage's CNN branch starts: the defended model from AT+NSR, the clean ablation from the baseline.
 FUSION_CNN_FROM = {"fusion": "at-nsr", "fusion-clean": "baseline"}
+
+
+def _spec_path(spec: str) -> str:
+    """The checkpoint path of a scored model's spec (``PATH`` or ``NAME:PATH``)."""
+    name, sep, path = spec.partition(":")
+    return path if sep and name in ("fusion", *BEYOND.values()) else spec
 
 
 def _stage_config(cfg: Config, recipe, stage: str, init_from: str | None,
@@ -185,10 +194,12 @@ def run(cfg: Config) -> list[dict[str, Any]]:
             scfg = _stage_config(cfg, recipe, stage, baseline_ckpt, checkpoints)
             if stage == "noise":  # the models this job trained (none: the newest on disk, see recipes.noise)
                 scfg = dataclasses.replace(scfg, models=tuple(f"{k}={v}" for k, v in scored.items()
-                                                              if Path(v.removeprefix("fusion:")).is_file()))
+                                                              if Path(_spec_path(v)).is_file()))
             figures[stage] = results_dir(scfg) / (recipe.FIGURE_FILE if stage in ANALYSES else ADVERSARIAL_BEATS_FILE)
             if stage == "baseline" or stage in DEFENCES:
                 checkpoints[stage] = scored[stage] = str(results_dir(scfg) / "checkpoints-train" / "best.pt")
+            if stage in BEYOND:  # NAME:CHECKPOINT, so the noise stage builds the right network
+                scored[stage] = f"{BEYOND[stage]}:{results_dir(scfg) / 'checkpoints-train' / 'best.pt'}"
             if stage in FUSION_CNN_FROM:
                 from recipes.fusion import stage2_config
 

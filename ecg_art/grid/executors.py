@@ -76,6 +76,13 @@ class LocalExecutor:
         self._queue.clear()
 
 
+def worker_info(_: Any = None, *, ray_gpus: list[str] | None = None) -> dict[str, Any]:
+    """What a process running cells sees: its priority (``nice``), the :data:`FORWARDED_ENV` variables and the GPU
+    ids Ray gave it. Submit it like a cell (``executor.submit(worker_info, None)``) to check a worker's setup."""
+    return {"pid": os.getpid(), "nice": os.nice(0), "env": {k: os.environ.get(k) for k in FORWARDED_ENV},
+            "gpus": ray_gpus}
+
+
 def _ray_call(fn: Callable, arg: Any) -> Any:
     """A cell inside a Ray worker: ``fn(arg, ray_gpus=[...])`` with the GPU ids Ray gave the task."""
     import ray
@@ -125,12 +132,16 @@ class RayExecutor:
             raise ConfigError(f"`--executor ray` needs Ray (pip install ray): {exc}") from None
         env = {k: os.environ[k] for k in FORWARDED_ENV if os.environ.get(k)}
         if not ray.is_initialized():
-            kwargs: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING,
-                                          runtime_env={"env_vars": env} if env else None)
-            if self.address is None:
+            kwargs: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+            if self.address is None:  # Ray's daemons, started from this process, hand its environment to the workers
                 kwargs["num_cpus"] = self.num_cpus
-            else:
+                # Ray runs task workers at nice 15 by default (to spare its daemons on shared nodes); here the cells
+                # are the work, and at nice 15 every tick of the tracking server, the driver or Ray's daemons
+                # preempts them: a cell ran 25 % slower on a warm worker than in this process (benchmarks/bench_grid.py)
+                kwargs["_system_config"] = {"worker_niceness": 0}
+            else:  # a cluster's workers get the variables through the job's runtime environment
                 kwargs["address"] = self.address
+                kwargs["runtime_env"] = {"env_vars": env} if env else None
             ray.init(**kwargs)
             self._started = True
         resources = ray.cluster_resources()

@@ -6,7 +6,7 @@ from typing import Callable
 
 from torch import nn
 
-from ecg_art.models.cnn import BaselineCNN
+from ecg_art.models.cnn import BaselineCNN, wide_cnn
 from ecg_art.registry import Registry
 
 __all__ = ["MODELS", "register_model", "get_model", "list_models"]
@@ -45,3 +45,4 @@ def list_models() -> list[str]:
 
 
 register_model("baseline_cnn", BaselineCNN)
+register_model("baseline_cnn_wide", wide_cnn)

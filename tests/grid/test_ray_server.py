@@ -112,3 +112,18 @@ def test_ray_grid_interrupted_then_rerun_finishes_only_the_missing_cells(tmp_pat
                      filter_string=f"tags.`mlflow.parentRunId` = '{parent['run_id']}'")
     assert len(kids) == 4 and {r["status"] for r in kids} == {"FINISHED"}
     assert {r["tags"]["ecg_art.grid.cell"] for r in kids} == {c.key for c in expand_cells(spec)}
+
+
+def test_in_process_ray_workers_run_at_normal_priority_with_the_drivers_environment(monkeypatch, tmp_path):
+    """Ray's default nice 15 let every tick of the tracking server or the driver preempt the cells; the Ray instance
+    the executor starts runs them at the driver's priority, and its workers see the driver's variables (no runtime
+    environment needed)."""
+    from ecg_art.grid import RayExecutor
+    from ecg_art.grid.executors import worker_info
+
+    monkeypatch.setenv("ECG_ART_CACHE", str(tmp_path))
+    with RayExecutor(max_parallel=1, num_cpus=1) as ex:
+        [(_, info, err)] = ex.wait([ex.submit(worker_info, None)])
+    assert err is None, err
+    assert info["pid"] != os.getpid() and info["nice"] == os.nice(0) and info["env"]["ECG_ART_CACHE"] == str(tmp_path)
+    assert info["gpus"] == []

@@ -89,3 +89,53 @@ def test_runs_on_cuda_like_on_cpu():
     expected = model(x)
     got = model.cuda()(x.cuda()).cpu()
     assert torch.allclose(got, expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("length,k", [(256, 2), (9, 2), (64, 4)])
+def test_maxpool_matches_torch_values_gradients_and_double_backward(length, k):
+    """The faster pooling is torch's MaxPool1d: same outputs, input gradients and second-order gradients (NSR's
+    double backprop), including an odd length whose last sample torch drops."""
+    from torch import nn
+
+    from ecg_art.models.cnn import MaxPool1d
+
+    torch.manual_seed(0)
+    x = torch.randn(4, 3, length, dtype=torch.float64)
+    w = torch.randn(4, 3, length // k, dtype=torch.float64)
+    outs = []
+    for pool in (nn.MaxPool1d(k), MaxPool1d(k)):
+        xx = x.clone().requires_grad_(True)
+        y = pool(xx)
+        (g,) = torch.autograd.grad((y * w).sum(), xx, create_graph=True)
+        (gg,) = torch.autograd.grad((g * g.detach()).sum() + (y ** 2).sum(), xx)
+        outs.append((y.detach(), g.detach(), gg))
+    for a, b in zip(*outs):
+        assert torch.equal(a, b)
+    with torch.no_grad():  # torch's own pooling without gradients
+        assert torch.equal(MaxPool1d(k)(x), nn.MaxPool1d(k)(x))
+
+
+def test_baseline_uses_the_fast_pooling_with_unchanged_state_dict():
+    from torch import nn
+
+    from ecg_art.models.cnn import MaxPool1d
+
+    model = BaselineCNN()
+    pools = [m for m in model.modules() if isinstance(m, nn.MaxPool1d)]
+    assert pools and all(isinstance(m, MaxPool1d) for m in pools)
+    state = model.state_dict()  # conv / BN / dense tensors only: old checkpoints load as they are
+    torch_pools = BaselineCNN()
+    for i, layer in enumerate(torch_pools.features):
+        if isinstance(layer, MaxPool1d):
+            torch_pools.features[i] = nn.MaxPool1d(layer.kernel_size)
+    assert list(state) == list(torch_pools.state_dict())
+    torch_pools.load_state_dict(state)
+
+
+def test_wide_variant_is_registered_twice_as_wide():
+    from ecg_art.models.cnn import WIDE
+
+    wide = get_model("baseline_cnn_wide", n_classes=5, input_length=256)
+    assert isinstance(wide, BaselineCNN) and wide(torch.zeros(2, 1, 256)).shape == (2, 5)
+    assert [m.out_channels for m in wide.modules() if isinstance(m, torch.nn.Conv1d)] == list(WIDE["channels"])
+    assert 3.5 < count_parameters(wide) / count_parameters(BaselineCNN()) < 4.5

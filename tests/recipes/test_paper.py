@@ -232,13 +232,15 @@ class _FakeRun:
 
 
 def test_noise_and_certify_stages_switch_on_and_score_the_jobs_own_models(tmp_path, monkeypatch):
-    """`stages=[..., "noise", "certify"]`: the noise stage gets the checkpoints the job's model stages wrote, certify
-    fine-tunes the job's baseline, neither is a row of the models table; their tables and figures reach the report."""
+    """`stages=[..., "noise", "certify"]`: the noise stage gets the checkpoints the job's model stages wrote (the wider
+    CNN's with its network's name), certify fine-tunes the job's baseline, neither is a row of the models table; their
+    tables and figures reach the report. The wider CNN's defence trains from its own warm-up, not the baseline."""
     import json
 
     import ecg_art.tracking
     import recipes.baseline
     import recipes.certify
+    import recipes.defences
     import recipes.fusion
     import recipes.noise
     from matplotlib.figure import Figure
@@ -251,7 +253,7 @@ def test_noise_and_certify_stages_switch_on_and_score_the_jobs_own_models(tmp_pa
         def run(cfg, *, tracker=None):
             seen[name] = cfg
             out = results_dir(cfg)
-            if name == "baseline":
+            if name in ("baseline", "at-nsr-wide"):
                 (out / "checkpoints-train").mkdir(parents=True, exist_ok=True)
                 (out / "checkpoints-train" / "best.pt").write_bytes(b"x")
             elif name == "fusion":  # where the recipe's stage 2 writes (its own config's folder)
@@ -275,18 +277,25 @@ def test_noise_and_certify_stages_switch_on_and_score_the_jobs_own_models(tmp_pa
     # a frozen Recipe: its run replaced through its __dict__ (restored by monkeypatch)
     monkeypatch.setitem(vars(recipes.fusion.FUSION_RECIPE), "run",
                         fake("fusion", {"row": {"model": "fusion", "clean": 0.98}}))
+    monkeypatch.setitem(vars(recipes.defences.AT_NSR_WIDE_RECIPE), "run",
+                        fake("at-nsr-wide", {"row": {"model": "at-nsr-wide", "clean": 0.97}}))
     monkeypatch.setattr(recipes.noise, "run", fake("noise", noise_res))
     monkeypatch.setattr(recipes.certify, "run", fake("certify", cert_res))
     monkeypatch.setattr(ecg_art.tracking, "Tracker", _FakeRun)
     from recipes.paper import run
 
-    cfg = dataclasses.replace(PROFILES["quick"], stages=("baseline", "fusion", "noise", "certify"),
+    cfg = dataclasses.replace(PROFILES["quick"], stages=("baseline", "at-nsr-wide", "fusion", "noise", "certify"),
                               output_dir=str(tmp_path), threads=1)
     rows = run(cfg)
-    assert [r["model"] for r in rows] == ["baseline", "fusion"]  # the analyses are no rows of the models table
+    # the analyses are no rows of the models table
+    assert [r["model"] for r in rows] == ["baseline", "at-nsr-wide", "fusion"]
     ckpt = str(results_dir(seen["baseline"]) / "checkpoints-train" / "best.pt")
+    wide = seen["at-nsr-wide"]
+    assert (wide.model, wide.init_from, wide.warmup_epochs) == ("baseline_cnn_wide", None, 4)
+    wide_ckpt = results_dir(wide) / "checkpoints-train" / "best.pt"
     fusion_ckpt = results_dir(recipes.fusion.stage2_config(seen["fusion"])) / "checkpoints-stage2" / "best.pt"
-    assert seen["noise"].models == (f"baseline={ckpt}", f"fusion=fusion:{fusion_ckpt}")
+    assert seen["noise"].models == (f"baseline={ckpt}", f"at-nsr-wide=baseline_cnn_wide:{wide_ckpt}",
+                                    f"fusion=fusion:{fusion_ckpt}")
     assert seen["noise"].eval_n == recipes.noise.PROFILES[
         "quick"].eval_n
     assert seen["certify"].init_from == ckpt and seen["certify"].nb_epochs == cfg.finetune_epochs
