@@ -16,7 +16,8 @@ from ecg_art.data.cache import cache_key, load_arrays, save_arrays
 from ecg_art.data.constants import MITDB_FS, MITDB_RECORDS, check_records
 from ecg_art.data.dataset import ARRAY_FIELDS, BeatDataset
 from ecg_art.data.paths import HOW_TO_GET_DATA, RECORD_EXTENSIONS, missing_records, resolve_cache_dir
-from ecg_art.data.records import CHECKSUM_FILE, check_data_dir, read_beats, read_lead, verify_records
+from ecg_art.data.records import (CHECKSUM_FILE, check_data_dir, read_beats, read_checksums, read_lead,
+                                  verify_records)
 from ecg_art.exceptions import ConfigError, DataError, DataNotFoundError, EcgArtWarning, RecordError
 
 __all__ = ["BeatConfig", "load_beats", "MISSING_LEAD_POLICIES", "NORMALIZATIONS"]
@@ -200,11 +201,17 @@ def _choose_leads(infos, cfg: BeatConfig) -> list[tuple[str, int, str]]:
     return chosen
 
 
-def _source_stats(path: Path, records: tuple[str, ...]) -> dict[str, list[int]]:
+def _source_stats(path: Path, records: tuple[str, ...], *, verified: bool) -> dict[str, list]:
+    """How the cache key identifies each source file: by its SHA-256 in SHA256SUMS where ``verified`` (the files were
+    just checked against it, so a copy of the data folder, with new modification times, keeps its caches), else by
+    size and modification time."""
+    sums = read_checksums(path) if verified else {}
     names = [f"{r}{ext}" for r in records for ext in RECORD_EXTENSIONS] + [CHECKSUM_FILE]
-    stats = {}
+    stats: dict[str, list] = {}
     for name in names:
-        if (path / name).is_file():
+        if name in sums:
+            stats[name] = ["sha256", sums[name]]
+        elif (path / name).is_file() and not (name == CHECKSUM_FILE and sums):  # the listed digests stand for it
             st = (path / name).stat()
             stats[name] = [st.st_size, st.st_mtime_ns]
     return stats
@@ -223,7 +230,8 @@ def load_beats(data_dir: str | os.PathLike | None = None, config: BeatConfig = B
         Window, rate, lead, normalisation and records.
     cache_dir : path, optional
         Cache root (else ``$ECG_ART_CACHE``, else ``~/.cache/ecg_art``); arrays go to ``<cache>/prepared/``, keyed
-        by the config, the record list and the source files' sizes and mtimes.
+        by the config, the record list and the source files (their SHA256SUMS digests when ``verify``, else sizes
+        and mtimes).
     use_cache : bool
         Read and write the prepared-array cache.
     verify : bool
@@ -256,7 +264,7 @@ def load_beats(data_dir: str | os.PathLike | None = None, config: BeatConfig = B
     infos = verify_records(records, path, expected_fs=MITDB_FS if verify else None, checksums=verify,
                            memo_file=cache_root / "sha256-verified.json" if use_cache else None)
     key = cache_key({"version": CACHE_VERSION, "config": config.to_dict(), "data_dir": str(path.resolve()),
-                     "files": _source_stats(path, records)})
+                     "files": _source_stats(path, records, verified=verify)})
     chosen = _choose_leads(infos, config)  # warns (or raises) about missing leads on warm and cold paths alike
     cache_file = cache_root / "prepared" / f"beats-{key[:24]}.npz"
     cached = load_arrays(cache_file, key=key, required=ARRAY_FIELDS + ("meta",)) if use_cache else None

@@ -54,14 +54,23 @@ def test_key_covers_config_records_and_sources(synth, tmp_path, monkeypatch):
     load_beats(synth.path, BeatConfig(records=("100", "101"), normalize="zscore"), cache_dir=cache)
     load_beats(synth.path, BeatConfig(records=("100",)), cache_dir=cache)
     assert len(cache_files(cache)) == 4
-    # a changed source file (size+mtime) must not be served from the old cache entry
-    bump_mtime(synth.path / "101.atr")
     calls = []
     real = beats_mod.read_lead
     monkeypatch.setattr(beats_mod, "read_lead", lambda *a: calls.append(a[0]) or real(*a))
+    # verified against SHA256SUMS, a file is known by its digest: new modification times (a copied data folder) keep
+    # the cache; a changed content fails the verification instead (test_records)
+    bump_mtime(synth.path / "101.atr")
+    bump_mtime(synth.path / "SHA256SUMS")
     again = load_beats(synth.path, CFG, cache_dir=cache)
-    assert sorted(calls) == ["100", "101"] and again.fingerprint() == base.fingerprint()
-    assert len(cache_files(cache)) == 5
+    assert calls == [] and again.fingerprint() == base.fingerprint() and len(cache_files(cache)) == 4
+    # unverified, by size + modification time: a changed source file is not served from the old cache entry
+    load_beats(synth.path, CFG, cache_dir=cache, verify=False)
+    assert sorted(calls) == ["100", "101"] and len(cache_files(cache)) == 5
+    bump_mtime(synth.path / "101.atr")
+    calls.clear()
+    unverified = load_beats(synth.path, CFG, cache_dir=cache, verify=False)
+    assert sorted(calls) == ["100", "101"] and unverified.fingerprint() == base.fingerprint()
+    assert len(cache_files(cache)) == 6
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "foreign"])
