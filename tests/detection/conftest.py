@@ -62,3 +62,14 @@ def pgd_sets(splits, classifier):
     pgd = ProjectedGradientDescent(classifier, norm="inf", eps=EPS, eps_step=EPS / 4, max_iter=10, batch_size=200,
                                    verbose=False)
     return {name: pgd.generate(x, y=np.eye(N_CLASSES)[y]).astype(np.float32) for name, (x, y) in splits.items()}
+
+
+@pytest.fixture(scope="package")
+def pgd_protocol(splits, pgd_sets):
+    """A detector trained on the PGD sets (threshold from validation): what the adaptive attacks are aimed at."""
+    from ecg_art.detection import DetectionProtocol, make_input_detector
+
+    proto = DetectionProtocol(make_input_detector(input_length=LENGTH, device="cpu"))
+    proto.fit(splits["train"][0], pgd_sets["train"], val_clean=splits["val"][0], val_adv=pgd_sets["val"],
+              nb_epochs=6, batch_size=64, seed=0)
+    return proto

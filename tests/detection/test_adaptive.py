@@ -8,18 +8,10 @@ import pytest
 import torch
 from art.estimators.classification import PyTorchClassifier
 
-from ecg_art.detection import AdaptiveDetectorPGD, DetectionProtocol, adaptive_perturb, make_input_detector
+from ecg_art.detection import AdaptiveDetectorPGD, adaptive_perturb
 from ecg_art.exceptions import ConfigError
 
-from .conftest import EPS, LENGTH
-
-
-@pytest.fixture(scope="module")
-def pgd_protocol(splits, pgd_sets):
-    proto = DetectionProtocol(make_input_detector(input_length=LENGTH, device="cpu"))
-    proto.fit(splits["train"][0], pgd_sets["train"], val_clean=splits["val"][0], val_adv=pgd_sets["val"],
-              nb_epochs=6, batch_size=64, seed=0)
-    return proto
+from .conftest import EPS
 
 
 def fooled(classifier: PyTorchClassifier, x: np.ndarray, y: np.ndarray) -> np.ndarray:

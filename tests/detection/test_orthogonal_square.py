@@ -8,12 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from ecg_art.detection import (AdaptiveDetectorPGD, DetectionProtocol, OrthogonalDetectorPGD, SystemSquareAttack,
-                               adaptive_perturb, make_input_detector, orthogonal_perturb, system_loss,
-                               system_square_perturb)
+from ecg_art.detection import (AdaptiveDetectorPGD, OrthogonalDetectorPGD, SystemSquareAttack, adaptive_perturb,
+                               orthogonal_perturb, system_loss, system_square_perturb)
 from ecg_art.exceptions import ConfigError
 
-from .conftest import EPS, LENGTH
+from .conftest import EPS
 
 TOY_L, TOY_EPS = 16, 0.1
 
@@ -72,26 +71,18 @@ def test_system_loss_is_zero_only_when_misclassified_and_unflagged():
     assert system_loss(logits, margin, torch.zeros(4, dtype=torch.long), threshold=0.0, kappa=0.5)[1] == 0.0
 
 
-@pytest.fixture(scope="module")
-def detector(splits, pgd_sets):
-    proto = DetectionProtocol(make_input_detector(input_length=LENGTH, device="cpu"))
-    proto.fit(splits["train"][0], pgd_sets["train"], val_clean=splits["val"][0], val_adv=pgd_sets["val"],
-              nb_epochs=3, batch_size=64, seed=0)
-    return proto
-
-
 @pytest.mark.parametrize("make", [
     lambda clf, det: OrthogonalDetectorPGD(clf, detector=det, eps=EPS, max_iter=5, random_init=True),
     lambda clf, det: OrthogonalDetectorPGD(clf, detector=det, eps=EPS, max_iter=5, orthogonal=False),
     lambda clf, det: SystemSquareAttack(clf, detector=det, eps=EPS, max_iter=30, detector_threshold=0.0),
 ], ids=["orthogonal", "selective", "square"])
-def test_contract_eps_clip_shape_no_mutation(make, classifier, detector, splits):
+def test_contract_eps_clip_shape_no_mutation(make, classifier, pgd_protocol, splits):
     x, y = splits["test"]
     x = x[:48].copy()
     x[:, :, :5] = 0.0  # beats touching the clip bounds
     x[:, :, -5:] = 1.0
     before = x.copy()
-    attack = make(classifier, detector.detector)
+    attack = make(classifier, pgd_protocol.detector)
     x_adv = attack.generate(x, y[:48])
     np.testing.assert_array_equal(x, before)
     assert x_adv.shape == x.shape and x_adv.dtype == np.float32
@@ -101,18 +92,18 @@ def test_contract_eps_clip_shape_no_mutation(make, classifier, detector, splits)
     assert fooled.mean() >= (np.argmax(classifier.predict(x), axis=1) != y[:48]).mean()
 
 
-def test_square_is_seeded(classifier, detector, splits):
+def test_square_is_seeded(classifier, pgd_protocol, splits):
     x, y = splits["test"]
-    kw = dict(detector=detector.detector, eps=EPS, max_iter=20, detector_threshold=0.0, seed=3)
+    kw = dict(detector=pgd_protocol.detector, eps=EPS, max_iter=20, detector_threshold=0.0, seed=3)
     a = SystemSquareAttack(classifier, **kw).generate(x[:16], y[:16])
     np.testing.assert_array_equal(a, SystemSquareAttack(classifier, **kw).generate(x[:16], y[:16]))
 
 
-def test_bad_parameters(classifier, detector):
+def test_bad_parameters(classifier, pgd_protocol):
     with pytest.raises(ConfigError, match="orthogonal"):
-        OrthogonalDetectorPGD(classifier, detector=detector.detector, orthogonal="yes")
+        OrthogonalDetectorPGD(classifier, detector=pgd_protocol.detector, orthogonal="yes")
     with pytest.raises(ConfigError, match="p_init"):
-        SystemSquareAttack(classifier, detector=detector.detector, p_init=0.0)
+        SystemSquareAttack(classifier, detector=pgd_protocol.detector, p_init=0.0)
     with pytest.raises(ConfigError, match="kappa"):
-        SystemSquareAttack(classifier, detector=detector.detector, kappa=-1.0)
-    assert isinstance(OrthogonalDetectorPGD(classifier, detector=detector.detector), AdaptiveDetectorPGD)
+        SystemSquareAttack(classifier, detector=pgd_protocol.detector, kappa=-1.0)
+    assert isinstance(OrthogonalDetectorPGD(classifier, detector=pgd_protocol.detector), AdaptiveDetectorPGD)
