@@ -130,7 +130,6 @@ class RayExecutor:
             import ray
         except ImportError as exc:  # pragma: no cover - ray is an install requirement
             raise ConfigError(f"`--executor ray` needs Ray (pip install ray): {exc}") from None
-        env = {k: os.environ[k] for k in FORWARDED_ENV if os.environ.get(k)}
         if not ray.is_initialized():
             kwargs: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
             if self.address is None:  # Ray's daemons, started from this process, hand its environment to the workers
@@ -141,6 +140,7 @@ class RayExecutor:
                 kwargs["_system_config"] = {"worker_niceness": 0}
             else:  # a cluster's workers get the variables through the job's runtime environment
                 kwargs["address"] = self.address
+                env = {k: os.environ[k] for k in FORWARDED_ENV if os.environ.get(k)}
                 kwargs["runtime_env"] = {"env_vars": env} if env else None
             ray.init(**kwargs)
             self._started = True
