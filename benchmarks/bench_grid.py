@@ -4,6 +4,11 @@ cell (the same cell as a Ray task vs a plain call).
 Run: ``OMP_NUM_THREADS=1 python benchmarks/bench_grid.py`` (``--grid grids/small.toml --workers 2`` by default; needs
 the MIT-BIH data the grid's recipes load: ``ECG_ART_DATA``).
 
+Two measurements of each executor, in this order: the **command** a user runs (``ecg-art grid GRID --executor
+local|ray``, a fresh process each, wall time from start to exit: the local process imports torch, ART, MLflow, ... for
+its cells, the Ray driver does not, its workers do) and **in-process** (``run_grid`` called here, after this process
+has imported everything: the local executor's cells pay no import at all, Ray's workers still do).
+
 Fair comparison: every cell runs with one torch thread in both executors (the grid's ``threads = 1``, and
 ``OMP_NUM_THREADS=1``), writes to the same kind of store (one local ``mlflow server`` over SQLite, started here for
 both), trains from scratch (fresh results folders: no checkpoint is reused) and reads the prepared-data caches, which
@@ -18,6 +23,9 @@ import argparse
 import dataclasses
 import json
 import os
+import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,6 +35,22 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 def _fresh(cell, out: Path):
     return dataclasses.replace(cell, config=dataclasses.replace(cell.config, output_dir=str(out)))
+
+
+def _command(grid: str, executor: str, workers: int, uri: str, work: Path) -> float:
+    """Wall seconds of ``ecg-art grid GRID --executor EXECUTOR`` into a fresh experiment and results folder."""
+    exe = Path(sys.executable).with_name("ecg-art")
+    cmd = [str(exe) if exe.exists() else (shutil.which("ecg-art") or "ecg-art"), "grid", grid, "--executor", executor,
+           "--tracking-uri", uri, "--experiment", f"bench-cmd-{executor}-{time.time():.0f}",
+           "--output-dir", str(work / f"cmd-results-{executor}")]
+    if executor == "ray":
+        cmd += ["--max-parallel", str(workers)]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    seconds = time.perf_counter() - t0
+    if proc.returncode:
+        raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stderr[-4000:]}")
+    return seconds
 
 
 def main() -> None:
@@ -51,6 +75,13 @@ def main() -> None:
     load0 = os.getloadavg()
     figures: dict = {"grid": args.grid, "workers": args.workers, "cpus": os.cpu_count(), "load_before": load0}
     with MlflowServer(f"sqlite:///{work / 'mlflow.db'}", work / "artifacts") as server:
+        cmds = {}
+        for executor in ("local", "ray"):
+            cmds[executor] = _command(args.grid, executor, args.workers, server.url, work)
+            print(f"command, {executor}: {cmds[executor]:.1f} s wall (`ecg-art grid {args.grid} --executor "
+                  f"{executor}`)", flush=True)
+        figures.update(command_local_s=cmds["local"], command_ray_s=cmds["ray"],
+                       command_ratio=cmds["ray"] / cmds["local"])
         runs = {}
         for name, executor in (("local", "local"), ("ray", "ray")):
             s = dataclasses.replace(spec, experiment=f"bench-{name}-{int(time.time())}",
@@ -64,7 +95,8 @@ def main() -> None:
             cell_s = [c.seconds for c in report.cells]
             figures[f"{name}_cells"] = len(cell_s)
             figures[f"{name}_cell_seconds_sum"] = sum(cell_s)
-            print(f"{name}: {runs[name]:.1f} s wall for {len(cell_s)} cells (sum of cell times {sum(cell_s):.1f} s)")
+            print(f"in-process, {name}: {runs[name]:.1f} s wall for {len(cell_s)} cells (sum of cell times "
+                  f"{sum(cell_s):.1f} s)")
         figures.update(local_s=runs["local"], ray_s=runs["ray"], ratio=runs["ray"] / runs["local"])
 
         # Ray's overhead per cell: the grid's first cell as a plain call here, then as a Ray task on a cold worker
@@ -93,8 +125,10 @@ def main() -> None:
                        ray_warm_inner_s=trips[1][1], overhead_warm_s=trips[1][0] - plain,
                        overhead_cold_s=trips[0][0] - plain, overhead_warm_dispatch_s=trips[1][0] - trips[1][1])
     figures["load_after"] = os.getloadavg()
-    print(f"\ngrid {args.grid}: local {runs['local']:.1f} s, Ray with {args.workers} workers {runs['ray']:.1f} s, "
-          f"ratio {figures['ratio']:.2f} (target <= 0.6)")
+    print(f"\ngrid {args.grid}, the command: local {cmds['local']:.1f} s, Ray with {args.workers} workers "
+          f"{cmds['ray']:.1f} s, ratio {figures['command_ratio']:.2f} (target <= 0.6)")
+    print(f"grid {args.grid}, in-process (this process's imports not counted): local {runs['local']:.1f} s, Ray with "
+          f"{args.workers} workers {runs['ray']:.1f} s, ratio {figures['ratio']:.2f}")
     print(f"cell {cell.name!r}: plain call {plain:.1f} s; Ray task {trips[1][0]:.1f} s on a warm worker "
           f"(overhead {figures['overhead_warm_s']:+.2f} s; round trip minus the cell's own time "
           f"{figures['overhead_warm_dispatch_s']:.2f} s; target <= 2 s), {trips[0][0]:.1f} s on a cold worker "

@@ -285,6 +285,12 @@ def _cmd_grid(args: argparse.Namespace) -> int:
             spec = spec.with_axis("seed", [int(s) for s in args.seeds.split(",") if s.strip()])
         except ValueError:
             raise ConfigError(f"`--seeds` must be comma-separated ints, got {args.seeds!r}") from None
+    for opt in ("experiment", "output_dir"):
+        value = getattr(args, opt)
+        if value is not None:
+            if not value.strip():
+                raise ConfigError(f"`--{opt.replace('_', '-')}` must not be empty")
+            spec = dataclasses.replace(spec, **{opt: value})
     uri = resolve_tracking_uri(args.tracking_uri)
     server = server_for(uri) if args.mlflow_server else _ctx.nullcontext()
     try:
@@ -383,6 +389,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--ray-address", help="an existing Ray cluster (default: Ray started in this process)")
     g.add_argument("--max-parallel", type=int, help="cells at a time on Ray (default: its CPUs)")
     g.add_argument("--seeds", help="comma-separated seeds: replaces the grid's seed axis")
+    g.add_argument("--experiment", help="MLflow experiment, replacing the grid's [grid] experiment (the same grid "
+                                        "in another experiment runs again rather than resuming)")
+    g.add_argument("--output-dir", help="the recipes' results folder, replacing the grid's [grid] output_dir")
     g.add_argument("--tracking-uri")
     g.add_argument("--mlflow-server", action="store_true",
                    help="run a local `mlflow server` over the tracking store for the grid (concurrent cells)")

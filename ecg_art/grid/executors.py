@@ -72,15 +72,23 @@ class LocalExecutor:
             logger.debug("cell failed", exc_info=exc)
             return [(handle, None, CellError.from_exception(exc))]
 
+    def warm_up(self, fn: Callable, arg: Any) -> None:
+        """Nothing to do: this process has what its cells import (see :meth:`RayExecutor.warm_up`)."""
+
     def close(self) -> None:
         self._queue.clear()
 
 
 def worker_info(_: Any = None, *, ray_gpus: list[str] | None = None) -> dict[str, Any]:
-    """What a process running cells sees: its priority (``nice``), the :data:`FORWARDED_ENV` variables and the GPU
-    ids Ray gave it. Submit it like a cell (``executor.submit(worker_info, None)``) to check a worker's setup."""
+    """What a process running cells sees: its priority (``nice``), the :data:`FORWARDED_ENV` variables, the GPU
+    ids Ray gave it and which of the modules a warm-up imports (:data:`~ecg_art.grid.runner.WARM_MODULES`) it has
+    imported. Submit it like a cell (``executor.submit(worker_info, None)``) to check a worker's setup."""
+    import sys
+
+    from ecg_art.grid.runner import WARM_MODULES
+
     return {"pid": os.getpid(), "nice": os.nice(0), "env": {k: os.environ.get(k) for k in FORWARDED_ENV},
-            "gpus": ray_gpus}
+            "gpus": ray_gpus, "imported": [m for m in WARM_MODULES if m in sys.modules]}
 
 
 def _ray_call(fn: Callable, arg: Any) -> Any:
@@ -124,6 +132,7 @@ class RayExecutor:
         self._started = False
         self._remote = None
         self._refs: dict[Any, Any] = {}
+        self._warming: list = []
 
     def __enter__(self) -> "RayExecutor":
         try:
@@ -164,6 +173,13 @@ class RayExecutor:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def warm_up(self, fn: Callable, arg: Any) -> None:
+        """``fn(arg)`` once per slot, at once and without waiting: each worker imports what the cells will (torch,
+        ART, MLflow, ...: ~5 s of one core here, which a worker otherwise pays inside its first cell) while the
+        driver sets the grid up. Cells submitted meanwhile queue behind these tasks and run on the same, now warm,
+        workers. ``fn`` must not raise (a cell that needs a module it could not import fails on its own)."""
+        self._warming = [self._remote.remote(fn, arg) for _ in range(self.slots)]
+
     def submit(self, fn: Callable, arg: Any):
         ref = self._remote.remote(fn, arg)
         self._refs[ref] = True
@@ -196,13 +212,14 @@ class RayExecutor:
             import ray
         except ImportError:  # pragma: no cover
             return
-        if self._refs and ray.is_initialized():
-            for ref in list(self._refs):
+        if (self._refs or self._warming) and ray.is_initialized():
+            for ref in [*self._refs, *self._warming]:
                 try:
                     ray.cancel(ref, force=True)
                 except Exception as exc:  # already finished, or the cluster is gone
                     logger.debug("could not cancel %s: %s", ref, exc)
             self._refs.clear()
+            self._warming.clear()
         if self._started and ray.is_initialized():
             ray.shutdown()
             self._started = False

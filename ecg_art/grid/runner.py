@@ -16,7 +16,8 @@ from ecg_art.grid.cells import Cell, expand_cells, grid_hash
 from ecg_art.grid.executors import make_executor
 from ecg_art.grid.spec import GridSpec
 
-__all__ = ["CellTask", "CellOutcome", "GridReport", "run_grid", "run_cell", "TAG_HASH", "TAG_CELL", "TAG_ROLE"]
+__all__ = ["CellTask", "CellOutcome", "GridReport", "run_grid", "run_cell", "warm_up", "WARM_MODULES", "TAG_HASH",
+           "TAG_CELL", "TAG_ROLE"]
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +124,35 @@ def run_cell(task: CellTask, *, ray_gpus: list[str] | None = None) -> dict[str, 
     return {"run_id": tracker.run_id, "seconds": seconds}
 
 
+#: What a cell imports the first time it runs in a process (``torch._dynamo``: on the first optimiser step): ~5 s of
+#: one core here, which :func:`warm_up` moves out of a Ray worker's first cell.
+WARM_MODULES = ("torch", "torch._dynamo", "art", "torchattacks", "mlflow", "sklearn.metrics", "ecg_art.models",
+                "ecg_art.evaluation", "ecg_art.tracking", "recipes.common")
+
+
+def warm_up(recipes: tuple[str, ...] = (), *, ray_gpus: list[str] | None = None) -> dict[str, Any]:
+    """Import :data:`WARM_MODULES` and the ``recipes``' modules in this process (a Ray worker, before its first cell);
+    ``{"seconds": ..., "failed": {module: error}}``. Never raises: a cell that needs a module that could not be
+    imported fails on its own, with its own error."""
+    import importlib
+
+    t0 = time.perf_counter()
+    failed: dict[str, str] = {}
+    for name in WARM_MODULES:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # an optional dependency missing here, or a broken install: the cell will say
+            failed[name] = f"{type(exc).__name__}: {exc}"
+    from ecg_art.cli import RECIPES
+
+    for name in recipes:
+        try:
+            RECIPES.get(name)
+        except Exception as exc:
+            failed[f"recipe {name}"] = f"{type(exc).__name__}: {exc}"
+    return {"seconds": time.perf_counter() - t0, "failed": failed}
+
+
 def _children(spec: GridSpec, uri: str, parent_id: str, key: str | None = None) -> list[dict]:
     from ecg_art.tracking import find_runs
 
@@ -178,9 +208,7 @@ def run_grid(spec: GridSpec, *, executor: str = "local", ray_address: str | None
         ``FINISHED`` when no cell failed, else ``FAILED``; on ``KeyboardInterrupt`` it is ``KILLED``, the finished
         cells are kept and a re-run of the same grid runs only the missing ones, in the same parent run.
     """
-    from tqdm.auto import tqdm
-
-    from ecg_art.tracking import Tracker, find_runs, resolve_tracking_uri
+    from ecg_art.tracking import resolve_tracking_uri
     from ecg_art.tracking.uri import is_http_uri
 
     uri = resolve_tracking_uri(tracking_uri)
@@ -190,11 +218,22 @@ def run_grid(spec: GridSpec, *, executor: str = "local", ray_address: str | None
         logger.warning("Ray cells writing at once to %s: a tracking server (`--mlflow-server`, or `mlflow server` and "
                        "--tracking-uri http://...) is the safe setup for concurrent writers", uri)
     cells = expand_cells(spec, tracking_uri=uri)
+    t0 = time.perf_counter()
+    with exec_:  # Ray's workers import what the cells need while this process sets the grid up
+        exec_.warm_up(warm_up, tuple(dict.fromkeys(c.recipe for c in cells)))
+        return _run_cells(spec, exec_, cells, uri, t0, run_fn=run_fn, out_dir=out_dir, verbose=verbose)
+
+
+def _run_cells(spec: GridSpec, exec_, cells: list[Cell], uri: str, t0: float, *, run_fn: Callable | None,
+               out_dir: str | Path | None, verbose: bool) -> GridReport:
+    from tqdm.auto import tqdm
+
+    from ecg_art.tracking import Tracker, find_runs
+
     ghash = grid_hash(spec, cells)
     out = Path(out_dir) if out_dir is not None else Path(spec.output_dir) / f"grid-{spec.name}-{ghash}"
     earlier = find_runs(spec.experiment, tracking_uri=uri, missing_ok=True,
                         filter_string=f"tags.`{TAG_HASH}` = '{ghash}' and tags.`{TAG_ROLE}` = 'parent'")
-    t0 = time.perf_counter()
     outcomes = {c.key: CellOutcome(c.key, c.name, "pending") for c in cells}
     parent = Tracker(spec.experiment, run_name=f"grid-{spec.name}", tracking_uri=uri,
                      tags={TAG_HASH: ghash, TAG_ROLE: "parent", "ecg_art.grid.name": spec.name},
@@ -230,33 +269,32 @@ def run_grid(spec: GridSpec, *, executor: str = "local", ray_address: str | None
             bar.set_postfix_str(f"done {ok} running {len(inflight)} failed {failed}")
 
         try:
-            with exec_:
+            show()
+            while todo or inflight:
+                while todo and len(inflight) < exec_.slots:
+                    cell, attempt = todo.popleft()
+                    _drop_attempts(spec, uri, pid, cell.key, children if attempt == 1 else None)
+                    task = CellTask(cell, spec.experiment, uri, pid, ghash, threads=spec.threads, attempt=attempt,
+                                    run_fn=run_fn)
+                    inflight[exec_.submit(run_cell, task)] = (cell, attempt)
                 show()
-                while todo or inflight:
-                    while todo and len(inflight) < exec_.slots:
-                        cell, attempt = todo.popleft()
-                        _drop_attempts(spec, uri, pid, cell.key, children if attempt == 1 else None)
-                        task = CellTask(cell, spec.experiment, uri, pid, ghash, threads=spec.threads, attempt=attempt,
-                                        run_fn=run_fn)
-                        inflight[exec_.submit(run_cell, task)] = (cell, attempt)
-                    show()
-                    for handle, value, error in exec_.wait(list(inflight)):
-                        cell, attempt = inflight.pop(handle)
-                        o = outcomes[cell.key]
-                        o.attempts = attempt
-                        if error is None:
-                            o.status, o.run_id, o.seconds = "finished", value["run_id"], value["seconds"]
-                            o.error = o.traceback = None
-                            bar.update(1)
-                        elif attempt <= spec.retries:
-                            logger.warning("cell %r failed (attempt %d: %s); retrying", cell.name, attempt, error)
-                            o.error = str(error)
-                            todo.append((cell, attempt + 1))
-                        else:
-                            logger.error("cell %r failed after %d attempt(s): %s", cell.name, attempt, error)
-                            o.status, o.error, o.traceback = "failed", str(error), error.traceback
-                            bar.update(1)
-                    show()
+                for handle, value, error in exec_.wait(list(inflight)):
+                    cell, attempt = inflight.pop(handle)
+                    o = outcomes[cell.key]
+                    o.attempts = attempt
+                    if error is None:
+                        o.status, o.run_id, o.seconds = "finished", value["run_id"], value["seconds"]
+                        o.error = o.traceback = None
+                        bar.update(1)
+                    elif attempt <= spec.retries:
+                        logger.warning("cell %r failed (attempt %d: %s); retrying", cell.name, attempt, error)
+                        o.error = str(error)
+                        todo.append((cell, attempt + 1))
+                    else:
+                        logger.error("cell %r failed after %d attempt(s): %s", cell.name, attempt, error)
+                        o.status, o.error, o.traceback = "failed", str(error), error.traceback
+                        bar.update(1)
+                show()
         except KeyboardInterrupt:
             bar.close()
             finished = sum(o.status in ("finished", "skipped") for o in outcomes.values())

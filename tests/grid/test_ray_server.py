@@ -127,3 +127,35 @@ def test_in_process_ray_workers_run_at_normal_priority_with_the_drivers_environm
     assert err is None, err
     assert info["pid"] != os.getpid() and info["nice"] == os.nice(0) and info["env"]["ECG_ART_CACHE"] == str(tmp_path)
     assert info["gpus"] == []
+
+
+def test_a_warm_up_leaves_the_worker_that_runs_the_cells_with_their_modules_imported():
+    from ecg_art.grid import RayExecutor
+    from ecg_art.grid.executors import worker_info
+    from ecg_art.grid.runner import WARM_MODULES, warm_up
+
+    with RayExecutor(max_parallel=1, num_cpus=1) as ex:
+        ex.warm_up(warm_up, ("baseline",))
+        [(_, info, err)] = ex.wait([ex.submit(worker_info, None)])  # queued behind the warm-up, on its worker
+    assert err is None, err
+    assert info["imported"] == list(WARM_MODULES)
+
+
+def _session_cmdlines(sid: int) -> list[str]:
+    """Command lines of the processes in session ``sid`` (Linux /proc)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[3]) == sid:
+                out.append((stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+        except (OSError, IndexError, ValueError):  # the process ended meanwhile
+            continue
+    return out
+
+
+def test_the_grids_tracking_server_runs_without_mlflows_job_runner(server):
+    """MLflow's server-side jobs (8 more processes, 24 s of CPU at start) are off: a grid needs tracking only."""
+    procs = _session_cmdlines(server._proc.pid)
+    assert any("mlflow" in c for c in procs), procs
+    assert not any("huey" in c or "job_runner" in c for c in procs), procs

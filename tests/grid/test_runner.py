@@ -105,6 +105,38 @@ def test_cli_refuses_a_bad_grid_naming_the_key(tmp_path, capsys):
     assert main(["grid", str(tmp_path / "g.toml"), "--seeds", "0,x"]) == 2
 
 
+def test_cli_experiment_and_output_dir_replace_the_grid_files(tmp_path, monkeypatch, capsys):
+    import ecg_art.grid
+
+    (tmp_path / "g.toml").write_text('[grid]\nexperiment = "from-file"\n[axes]\nrecipe = ["baseline"]\n')
+    seen = []
+
+    def fake_run_grid(spec, **kwargs):
+        seen.append(spec)
+        raise KeyboardInterrupt  # stop before anything runs; the command reports it and exits 130
+
+    monkeypatch.setattr(ecg_art.grid, "run_grid", fake_run_grid)
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    assert main(["grid", str(tmp_path / "g.toml"), "--tracking-uri", uri]) == 130
+    assert main(["grid", str(tmp_path / "g.toml"), "--tracking-uri", uri, "--experiment", "other",
+                 "--output-dir", str(tmp_path / "out")]) == 130
+    assert [(s.experiment, s.output_dir) for s in seen] == [("from-file", "results"), ("other", str(tmp_path / "out"))]
+    assert main(["grid", str(tmp_path / "g.toml"), "--experiment", " "]) == 2
+    assert "`--experiment` must not be empty" in capsys.readouterr().err
+
+
+def test_warm_up_imports_what_cells_need_and_names_what_failed(monkeypatch):
+    import sys
+
+    from ecg_art.grid import runner
+
+    monkeypatch.setattr(runner, "WARM_MODULES", ("json", "ecg_art_no_such_module"))
+    out = runner.warm_up(("baseline", "no-such-recipe"), ray_gpus=None)
+    assert "json" in sys.modules and "recipes.baseline" in sys.modules
+    assert set(out["failed"]) == {"ecg_art_no_such_module", "recipe no-such-recipe"}
+    assert "ModuleNotFoundError" in out["failed"]["ecg_art_no_such_module"] and out["seconds"] >= 0
+
+
 @pytest.mark.parametrize("ray_gpus, device", [(None, "auto"), ([], "cpu"), (["0"], "cuda")])
 def test_a_cell_runs_on_the_gpu_ray_gave_it(tmp_path, uri, ray_gpus, device):
     from ecg_art.grid import CellTask, run_cell
