@@ -1,5 +1,6 @@
-"""Benchmark the feature layer: cold feature extraction for every MIT-BIH beat, and the feature branch's cost in
-one attack step (forward + backward of FusionNet vs its CNN branch alone).
+"""Benchmark the feature layer: cold feature extraction for every MIT-BIH beat, the feature branch's cost in one
+attack step (forward + backward of FusionNet vs its CNN branch alone) and in a prediction (forward without gradient,
+per feature mode).
 
 Usage: python benchmarks/bench_features.py [--threads 1] [--data-dir DIR] [--records 100,101] [--device cpu]
                                           [--feature-set rhythm|window]
@@ -75,28 +76,34 @@ def bench_attack_step(*, batch: int, repeats: int, device: str, feature_set: str
     y = torch.randint(0, model.n_classes, (batch,), device=device)
     loss_fn = torch.nn.CrossEntropyLoss()
 
-    def step() -> None:
-        x = x0.clone().requires_grad_(True)
-        loss_fn(model(x), y).backward()
-        _ = x.grad.sign()
+    def step(grad: bool) -> None:
+        if grad:
+            x = x0.clone().requires_grad_(True)
+            loss_fn(model(x), y).backward()
+            _ = x.grad.sign()
+        else:  # a prediction: no gradient of the input (bpda then skips its soft path)
+            with torch.no_grad():
+                model(x0)
         if device.startswith("cuda"):
             torch.cuda.synchronize()
 
-    def timed() -> float:
+    def timed(grad: bool) -> float:
         t = time.perf_counter()
-        step()
+        step(grad)
         return time.perf_counter() - t
 
-    settings = [("cnn_branch", "cnn", "hard")] + [(f"fusion_{m}", "fusion", m) for m in ("hard", "soft", "bpda")]
-    times: dict[str, list[float]] = {name: [] for name, _, _ in settings}
+    modes = ("hard", "soft", "bpda")
+    settings = [("cnn_branch", "cnn", "hard", True)] + [(f"fusion_{m}", "fusion", m, True) for m in modes] + \
+        [(f"predict_{m}", "fusion", m, False) for m in modes]
+    times: dict[str, list[float]] = {name: [] for name, *_ in settings}
     for i in range(repeats + 3):  # interleaved rounds, so load from other processes hits every setting alike
-        for name, output, mode in settings:
+        for name, output, mode, grad in settings:
             model.output, model.feature_mode = output, mode
-            dt = timed()
+            dt = timed(grad)
             if i >= 3:
                 times[name].append(dt)
     out = {f"{name}_ms": statistics.median(v) * 1e3 for name, v in times.items()}
-    for mode in ("hard", "soft", "bpda"):  # median over rounds of the per-round ratio
+    for mode in modes:  # median over rounds of the per-round ratio
         out[f"ratio_{mode}"] = statistics.median(
             f / c for f, c in zip(times[f"fusion_{mode}"], times["cnn_branch"]))
     return {k: round(v, 2) for k, v in out.items()}
@@ -134,7 +141,8 @@ def main(argv: list[str] | None = None) -> dict:
         print("extraction:", res["extraction"], flush=True)
     res["attack_step"] = bench_attack_step(batch=args.batch, repeats=args.repeats, device=args.device,
                                            feature_set=args.feature_set, context=args.context, r_index=args.r_index)
-    print(f"attack step (batch {args.batch}, fwd+bwd wrt input):", res["attack_step"], flush=True)
+    print(f"attack step (batch {args.batch}, fwd+bwd wrt input; predict_*: forward without gradient):",
+          res["attack_step"], flush=True)
     if args.out:
         args.out.write_text(json.dumps(res, indent=2))
     return res

@@ -94,19 +94,24 @@ class FeatureExtractor(FeatureModeMixin, nn.Module):
     def _n(self, seconds: float) -> int:
         return int(round(seconds * self.fs))
 
-    def _select(self, score: torch.Tensor) -> torch.Tensor:
+    def _soft_needed(self, x: torch.Tensor) -> bool:
+        """Whether this call needs the soft path: its values (``"soft"``) or its gradient (``"bpda"`` where a gradient
+        of ``x`` is taken); ``"bpda"`` without one returns exactly the hard values its straight-through carries."""
+        return self.mode == "soft" or (self.mode == "bpda" and torch.is_grad_enabled() and x.requires_grad)
+
+    def _select(self, score: torch.Tensor, soft_needed: bool = True) -> torch.Tensor:
         """Selection weights (N, T) over positions: one-hot argmax, softmax, or straight-through of both."""
         hard = F.one_hot(score.argmax(dim=-1), score.shape[-1]).to(score.dtype)
-        if self.mode == "hard":
+        if self.mode == "hard" or not soft_needed:
             return hard
         soft = torch.softmax(score / self.config.soft_temperature, dim=-1)
         return soft if self.mode == "soft" else _st(hard, soft)
 
-    def _first_crossing(self, rel: torch.Tensor) -> torch.Tensor:
+    def _first_crossing(self, rel: torch.Tensor, soft_needed: bool = True) -> torch.Tensor:
         """Weights (N, T) on the first position where ``rel`` exceeds the peak threshold (soft: survival weights)."""
         thr = self.config.peak_threshold
         hard = F.one_hot((rel > thr).to(torch.uint8).argmax(dim=-1), rel.shape[-1]).to(rel.dtype)
-        if self.mode == "hard":
+        if self.mode == "hard" or not soft_needed:
             return hard
         p = torch.sigmoid((rel - thr) / self.config.soft_crossing_temperature)
         log_none_before = torch.cumsum(torch.log1p(-p.clamp_max(1 - 1e-6)), -1) - torch.log1p(-p.clamp_max(1 - 1e-6))
@@ -114,7 +119,8 @@ class FeatureExtractor(FeatureModeMixin, nn.Module):
         soft = soft / (soft.sum(-1, keepdim=True) + self.config.eps)
         return soft if self.mode == "soft" else _st(hard, soft)
 
-    def _refine(self, w: torch.Tensor, a: torch.Tensor, t: torch.Tensor, *, outward: float) -> torch.Tensor:
+    def _refine(self, w: torch.Tensor, a: torch.Tensor, t: torch.Tensor, *, outward: float,
+                soft_needed: bool = True) -> torch.Tensor:
         """Re-select the largest ``a`` near the position chosen by ``w`` (weights over ``t``), mostly outwards."""
         c = self.config
         u = outward * (t - (w * t).sum(-1, keepdim=True))  # displacement away from the centre
@@ -123,11 +129,11 @@ class FeatureExtractor(FeatureModeMixin, nn.Module):
             score = (a / (a.amax(-1, keepdim=True) + c.eps)).masked_fill(outside > 0, -math.inf)
         else:
             score = a / (a.amax(-1, keepdim=True) + c.eps) - c.refine_penalty * outside
-        return self._select(score)
+        return self._select(score, soft_needed)
 
-    def _count_above(self, v: torch.Tensor, thr: torch.Tensor) -> torch.Tensor:
+    def _count_above(self, v: torch.Tensor, thr: torch.Tensor, soft_needed: bool = True) -> torch.Tensor:
         hard = (v > thr).to(v.dtype).sum(-1)
-        if self.mode == "hard":
+        if self.mode == "hard" or not soft_needed:
             return hard
         soft = torch.sigmoid((v - thr) / self.config.soft_threshold_temperature).sum(-1)
         return soft if self.mode == "soft" else _st(hard, soft)
@@ -140,6 +146,7 @@ class FeatureExtractor(FeatureModeMixin, nn.Module):
                 f"`r_index`={r} leaves too little context in windows of length {n_len}: need {self._back} samples "
                 f"before and {self._fwd} after"
             )
+        soft = self._soft_needed(x)
         sig = x[:, 0]
         base = sig.median(dim=-1, keepdim=True).values  # isoelectric level of the context window
         y = sig - base
@@ -152,10 +159,10 @@ class FeatureExtractor(FeatureModeMixin, nn.Module):
         ref = s(c.refractory_s)
         left, right = env[:, : r - ref], env[:, r + ref + 1:]
         a = y.abs()
-        w_l = self._first_crossing((left / left.amax(-1, keepdim=True)).flip(-1)).flip(-1)
-        w_r = self._first_crossing(right / right.amax(-1, keepdim=True))
-        w_l = self._refine(w_l, a[:, : r - ref], t[: r - ref], outward=-1.0)
-        w_r = self._refine(w_r, a[:, r + ref + 1:], t[r + ref + 1:], outward=1.0)
+        w_l = self._first_crossing((left / left.amax(-1, keepdim=True)).flip(-1), soft).flip(-1)
+        w_r = self._first_crossing(right / right.amax(-1, keepdim=True), soft)
+        w_l = self._refine(w_l, a[:, : r - ref], t[: r - ref], outward=-1.0, soft_needed=soft)
+        w_r = self._refine(w_r, a[:, r + ref + 1:], t[r + ref + 1:], outward=1.0, soft_needed=soft)
         pos_l = (w_l * t[: r - ref]).sum(-1)
         pos_r = (w_r * t[r + ref + 1:]).sum(-1)
         rr_pre = (r - pos_l) / self.fs
@@ -171,13 +178,13 @@ class FeatureExtractor(FeatureModeMixin, nn.Module):
         s_amp = y[:, r: r + s(c.s_window_s) + 1].amin(-1)
         p_amp = y[:, r + s(c.p_window_s[0]): r + s(c.p_window_s[1]) + 1].amax(-1)
         tw = y[:, r + s(c.t_window_s[0]): r + s(c.t_window_s[1]) + 1]
-        t_amp = (self._select(tw.abs() / (tw.abs().amax(-1, keepdim=True) + c.eps)) * tw).sum(-1)
+        t_amp = (self._select(tw.abs() / (tw.abs().amax(-1, keepdim=True) + c.eps), soft) * tw).sum(-1)
         qrs_energy = (qrs * qrs).mean(-1)
 
         wh = s(c.width_half_s)
         wenv = _moving_average(d.abs(), s(c.width_envelope_s))[:, 0, r - wh: r + wh + 1]
         rel = wenv / (wenv.amax(-1, keepdim=True) + c.eps)
-        qrs_width = self._count_above(rel, torch.as_tensor(c.width_threshold, dtype=x.dtype)) / self.fs
+        qrs_width = self._count_above(rel, torch.as_tensor(c.width_threshold, dtype=x.dtype), soft) / self.fs
 
         # --- main QRS deflection |x - baseline| of the centre beat relative to the neighbours' (found above)
         amp_nb = 0.5 * ((w_l * a[:, : r - ref]).sum(-1) + (w_r * a[:, r + ref + 1:]).sum(-1))

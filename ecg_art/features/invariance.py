@@ -70,8 +70,8 @@ def plot_feature_shift(x_clean, x_adv, *, fs: float = 360.0, r_index: int = 512,
         both = np.concatenate([fc[:, j], fa[:, j]])
         lo, hi = np.percentile(both, [1, 99])
         edges = np.linspace(lo, hi if hi > lo else lo + 1e-6, bins + 1)
-        ax.hist(fc[:, j], bins=edges, alpha=0.5, label="clean")
-        ax.hist(fa[:, j], bins=edges, alpha=0.5, label="adversarial")
+        ax.hist(fc[:, j], bins=edges, alpha=0.5, label="clean", histtype="stepfilled")
+        ax.hist(fa[:, j], bins=edges, alpha=0.5, label="adversarial", histtype="stepfilled")
         ax.set_title(f"{name} [{FEATURE_UNITS.get(name, '1')}]  shift={shift[name]:.2f}", fontsize=9)
     axes[0, 0].legend(fontsize=8)
     if title:

@@ -62,6 +62,32 @@ def test_bpda_forward_equals_hard_and_gives_gradients():
     assert float(xb.grad.abs().sum()) > 0
 
 
+def test_bpda_without_a_gradient_skips_the_soft_path_and_returns_the_same_values(monkeypatch):
+    """Predictions and training passes on fixed inputs take no gradient of x: "bpda" then returns the hard values its
+    straight-through carries without computing the soft path (3/4 of the detector's time), bit for bit."""
+    x = torch.cat([context([0.7] * 13, 0.7, seed=s) for s in range(3)] + [context([1.0, 0.6] * 6, 0.9, seed=5)])
+    x = x + 0.05 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))  # noise: near-ties in the scores
+    ext = RhythmBeatFeatures(fs=FS, r_index=R, mode="bpda")
+    xb = x.clone().requires_grad_(True)
+    with_grad = ext(xb)
+    assert with_grad.grad_fn is not None
+    softmax = torch.softmax
+
+    def no_soft_path(*args, **kwargs):
+        raise AssertionError("the soft path ran without a gradient to take")
+
+    monkeypatch.setattr(torch, "softmax", no_soft_path)
+    plain = ext(x)
+    with torch.no_grad():
+        no_grad = ext(xb)
+    monkeypatch.setattr(torch, "softmax", softmax)
+    assert plain.grad_fn is None and no_grad.grad_fn is None
+    assert torch.equal(plain, with_grad.detach()) and torch.equal(no_grad, with_grad.detach())
+    peaks, pos = ext.rhythm.detector(x)
+    g_peaks, g_pos = ext.rhythm.detector(xb)
+    assert torch.equal(peaks, g_peaks.detach()) and torch.equal(pos, g_pos.detach())
+
+
 def test_too_short_a_context_is_refused():
     with pytest.raises(ConfigError, match="r_index"):
         RhythmFeatures(fs=FS, r_index=10)(torch.zeros(1, 1, 400))

@@ -121,7 +121,11 @@ def test_stage_settings_given_on_the_command_line_as_json_lists():
                                               '["fusion", "nb_epochs", 3]]', "eval_n=300"])
     fusion = _stage(cfg, "fusion")
     assert fusion.blackbox == ("square", "hsj") and fusion.nb_epochs == 3 and fusion.eval_n == 300
-    assert _stage(PROFILES["quick"], "fusion").eval_n == 200  # eval_n None: the recipe's own value
+    # quick: 200 attacked beats for every model (the recipes' own quick values: baseline 1000, defences 500), the
+    # clean fusion ablation 100 (its own stage setting); with eval_n None each recipe keeps its own
+    assert {s: _stage(PROFILES["quick"], s).eval_n for s in ("baseline", "at", "at-nsr", "fusion", "fusion-clean")} == \
+        {"baseline": 200, "at": 200, "at-nsr": 200, "fusion": 200, "fusion-clean": 100}
+    assert _stage(dataclasses.replace(PROFILES["quick"], eval_n=None), "at").eval_n == 500
 
 
 def test_bad_stage_settings_name_the_entry(tmp_path):
