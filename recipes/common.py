@@ -35,7 +35,10 @@ class Config:
     seed: int = 0
     window: int = 256
     r_offset: int = 90
-    train_n: int | None = 16000  # stratified training subset (equal per-class cap, rare classes whole); None = all
+    train_n: int | None = 16000  # stratified training subset (see train_subset); None = all
+    # how train_n beats are picked: "capped" (equal per-class cap, rare classes whole: class-balanced) or
+    # "proportional" (the training split's own class mix)
+    train_subset: str = "capped"
     val_n: int | None = 4000
     eval_n: int | None = 1000  # random test beats attacked (clean metrics use the whole test split); None = all
     # model and training
@@ -139,7 +142,7 @@ def set_threads(cfg: Config) -> None:
 
 NOISE_AUGMENT_FIELDS = ("noise_augment", "noise_augment_snr_db", "noise_augment_p", "noise_dir")
 # Options added after runs were published, with the default that reproduces those runs (left out of the hash then).
-LATER_DEFAULTS = {"adv_method": "at", "trades_beta": 6.0}
+LATER_DEFAULTS = {"adv_method": "at", "trades_beta": 6.0, "train_subset": "capped"}
 
 
 def config_hash(cfg) -> str:
@@ -185,8 +188,10 @@ def prepare_data(cfg: Config) -> Prepared:
         split = data.transfer_split(data.make_split(ref, cfg.split, seed=cfg.seed, val_by_record=cfg.val_by_record),
                                     ref, ds)
     train_idx, val_idx = split.train, split.val
+    if cfg.train_subset not in data.SUBSET_MODES:
+        raise ConfigError(f"`train_subset` must be one of {', '.join(data.SUBSET_MODES)}, got {cfg.train_subset!r}")
     if cfg.train_n:
-        train_idx = data.stratified_subset(train_idx, ds.y, cfg.train_n, seed=cfg.seed)
+        train_idx = data.stratified_subset(train_idx, ds.y, cfg.train_n, seed=cfg.seed, mode=cfg.train_subset)
     if cfg.val_n:
         val_idx = data.stratified_subset(val_idx, ds.y, cfg.val_n, seed=cfg.seed + 1)
     rng = np.random.default_rng(cfg.seed + 2)

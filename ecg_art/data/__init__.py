@@ -18,7 +18,7 @@ from ecg_art.data.describe import describe
 from ecg_art.data.nstdb import NSTDB_RECORDS, read_noise_record, resolve_noise_dir
 from ecg_art.data.paths import fetch_mitdb, resolve_cache_dir, resolve_data_dir
 from ecg_art.data.records import RecordInfo, count_annotations, verify_record
-from ecg_art.data.splits import Split, make_split, stratified_subset, transfer_split
+from ecg_art.data.splits import SUBSET_MODES, Split, make_split, stratified_subset, transfer_split
 
 __all__ = [
     "AAMI_CLASSES",
@@ -42,6 +42,7 @@ __all__ = [
     "Split",
     "make_split",
     "stratified_subset",
+    "SUBSET_MODES",
     "transfer_split",
     "describe",
     "NSTDB_RECORDS",

@@ -11,9 +11,11 @@ from ecg_art.data.constants import DS1_RECORDS, DS2_RECORDS
 from ecg_art.data.dataset import BeatDataset
 from ecg_art.exceptions import SplitError
 
-__all__ = ["Split", "SPLIT_SCHEMES", "make_split", "stratified_subset", "transfer_split"]
+__all__ = ["Split", "SPLIT_SCHEMES", "SUBSET_MODES", "make_split", "stratified_subset", "transfer_split"]
 
 SPLIT_SCHEMES = ("intra", "inter")
+#: How :func:`stratified_subset` shares a subset among the classes.
+SUBSET_MODES = ("capped", "proportional")
 
 
 @dataclass(frozen=True, eq=False)
@@ -131,8 +133,10 @@ def make_split(dataset: BeatDataset, scheme: str = "intra", *, val_fraction: flo
     return Split(train=ds1[~in_val], val=ds1[in_val], test=test, scheme=scheme, seed=int(seed), val_by_record=True)
 
 
-def stratified_subset(indices, y, n: int, *, seed: int) -> np.ndarray:
-    """Pick ``n`` of ``indices`` keeping every class present, with an equal per-class cap (rare classes kept whole).
+def stratified_subset(indices, y, n: int, *, seed: int, mode: str = "capped") -> np.ndarray:
+    """Pick ``n`` of ``indices`` keeping every class present: with an equal per-class cap (``mode="capped"``, rare
+    classes kept whole: a class-balanced set) or in the classes' own proportions (``"proportional"``, largest
+    remainders, at least one beat of each class: the data's class mix).
 
     Parameters
     ----------
@@ -144,6 +148,8 @@ def stratified_subset(indices, y, n: int, *, seed: int) -> np.ndarray:
         Subset size; all of ``indices`` are returned when ``n >= len(indices)``.
     seed : int
         Seed of the random pick.
+    mode : {"capped", "proportional"}
+        How the ``n`` are shared among the classes (above).
 
     Returns
     -------
@@ -155,11 +161,15 @@ def stratified_subset(indices, y, n: int, *, seed: int) -> np.ndarray:
     >>> y = np.array([0] * 90 + [1] * 8 + [2] * 2)
     >>> np.bincount(y[stratified_subset(np.arange(100), y, 20, seed=0)]).tolist()
     [10, 8, 2]
+    >>> np.bincount(y[stratified_subset(np.arange(100), y, 20, seed=0, mode="proportional")]).tolist()
+    [17, 2, 1]
     """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise SplitError(f"`n` must be a positive integer, got {n!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise SplitError(f"`seed` must be an integer (the same seed gives the same subset), got {seed!r}")
+    if mode not in SUBSET_MODES:
+        raise SplitError(f"`mode` must be one of {', '.join(SUBSET_MODES)}, got {mode!r}")
     y = np.asarray(y)
     if y.ndim != 1:
         raise SplitError(f"`y` must be a 1-D array of labels, got shape {y.shape}")
@@ -177,11 +187,18 @@ def stratified_subset(indices, y, n: int, *, seed: int) -> np.ndarray:
     if n < len(classes):
         raise SplitError(f"`n`={n} cannot keep all {len(classes)} classes represented")
     rng = np.random.default_rng(seed)
-    picked, left = [], n
-    for k, (cls, count) in enumerate(sorted(zip(classes, counts), key=lambda t: t[1])):
-        take = min(int(count), left // (len(classes) - k))
-        picked.append(rng.choice(indices[labels == cls], size=take, replace=False))
-        left -= take
+    smallest_first = np.argsort(counts, kind="stable")
+    if mode == "proportional":  # one beat of each class, the other n - C shared in proportion (largest remainders)
+        share = (n - len(classes)) * (counts - 1) / (counts - 1).sum()  # n < len(indices): some class has > 1
+        takes = 1 + np.floor(share).astype(np.int64)
+        takes[np.argsort(np.floor(share) - share, kind="stable")[:n - int(takes.sum())]] += 1
+    else:
+        takes, left = np.zeros(len(classes), dtype=np.int64), n
+        for k, i in enumerate(smallest_first):
+            takes[i] = min(int(counts[i]), left // (len(classes) - k))
+            left -= takes[i]
+    # drawn smallest class first (the order the seeded subsets were always drawn in)
+    picked = [rng.choice(indices[labels == classes[i]], size=int(takes[i]), replace=False) for i in smallest_first]
     return np.sort(np.concatenate(picked))
 
 

@@ -102,6 +102,19 @@ def test_stratified_subset_keeps_rare_classes(ds):
         stratified_subset(pool, ds.y, 3, seed=0)
 
 
+def test_proportional_subset_keeps_the_class_mix_and_every_class():
+    y = np.repeat(np.arange(5), [7000, 220, 560, 60, 640])  # an MIT-BIH-like mix (N S V F Q)
+    pool = np.random.default_rng(0).permutation(len(y))[:8000]
+    sub = stratified_subset(pool, y, 1000, seed=3, mode="proportional")
+    counts, mix = np.bincount(y[sub], minlength=5), np.bincount(y[pool], minlength=5) / len(pool)
+    assert len(sub) == 1000 and len(np.unique(sub)) == 1000 and np.isin(sub, pool).all() and np.all(counts > 0)
+    assert np.abs(counts - 1000 * mix).max() <= 5  # one beat of each class first, the rest in proportion
+    assert np.array_equal(sub, stratified_subset(pool, y, 1000, seed=3, mode="proportional"))
+    # a class of one beat is kept, and n = the number of classes takes one of each
+    y2 = np.array([0] * 50 + [1])
+    assert np.bincount(y2[stratified_subset(np.arange(51), y2, 2, seed=0, mode="proportional")]).tolist() == [1, 1]
+
+
 def test_describe(ds):
     split = make_split(ds, "inter", seed=0)
     info = describe(ds, split)

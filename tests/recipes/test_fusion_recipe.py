@@ -192,6 +192,7 @@ def test_two_stage_training_with_trades_runs(problem, tmp_path):
     assert config_hash(base) == hashlib.sha256(json.dumps(before, sort_keys=True, default=str).encode()).hexdigest()[:8]
     assert config_hash(base) != config_hash(Config(output_dir=str(tmp_path), adv_method="trades"))
     assert config_hash(base) != config_hash(Config(output_dir=str(tmp_path), trades_beta=1.0))
+    assert config_hash(base) != config_hash(Config(output_dir=str(tmp_path), train_subset="proportional"))
 
 
 def test_attack_suite_scores_bpda_with_the_hard_model(problem):

@@ -243,6 +243,7 @@ def test_cli_maps_data_errors_to_exit_code_2(db, tmp_path, capsys):
     (lambda ds: stratified_subset(np.arange(len(ds)) - 1, ds.y, 10, seed=0), "`indices`"),
     (lambda ds: stratified_subset(np.arange(len(ds)) + 0.5, ds.y, 10, seed=0), "`indices`"),
     (lambda ds: stratified_subset(np.zeros(20, int), ds.y, 10, seed=0), "duplicates"),
+    (lambda ds: stratified_subset(np.arange(len(ds)), ds.y, 10, seed=0, mode="balanced"), "`mode`"),
 ])
 def test_split_entry_points_name_the_parameter(db, tmp_path, call, match):
     ds = load_beats(db, BeatConfig(records=RECORDS), cache_dir=tmp_path / "cache")
