@@ -76,10 +76,11 @@ PROFILES: dict[str, Config] = {
         ("at", "nb_epochs", 3), ("at-nsr", "nb_epochs", 1),
         ("trades", "nb_epochs", 3), ("mart", "nb_epochs", 3), ("fast-at", "nb_epochs", 3),  # when switched on
         # fusion (issue 12; README, quick-profile results): 8,000 training beats in the split's own class mix (the
-        # class-balanced subset taught the head a prior 4x too rare in N: 88.6 % clean, AutoAttack 47.0), 10 clean
-        # epochs of the head before the CNN branch trains through it, every training beat adversarial, and one
-        # epoch of that (the epoch validation picked of three): 96.5 % clean, AutoAttack 85.5 on the 200 beats (the
-        # same PGD epoch without the features: 94.2 / 86.5, S sensitivity 0 %: the features buy accuracy, not robustness)
+        # class-balanced subset, 23 % N against 83 % in the test split, taught the head a wrong prior: 88.6 % clean,
+        # AutoAttack 47.0), 10 clean epochs of the head before the CNN branch trains through it, every training beat
+        # adversarial, and one epoch of that (the epoch validation picked of three): 96.5 % clean, AutoAttack 85.5 on
+        # the 200 beats (the same PGD epoch without the features: 94.2 / 86.5, S sensitivity 0 %: the features buy
+        # accuracy, not robustness)
         ("fusion", "train_subset", "proportional"), ("fusion", "head_epochs", 10), ("fusion", "at_ratio", 1.0),
         ("fusion", "stage2_epochs", 1), ("fusion-clean", "train_subset", "proportional"),
         # the ablation's extractor is the defended model's: the feature attack and threat model (b) are run once
