@@ -220,7 +220,8 @@ def run_grid(spec: GridSpec, *, executor: str = "local", ray_address: str | None
     cells = expand_cells(spec, tracking_uri=uri)
     t0 = time.perf_counter()
     with exec_:  # Ray's workers import what the cells need while this process sets the grid up
-        exec_.warm_up(warm_up, tuple(dict.fromkeys(c.recipe for c in cells)))
+        if callable(getattr(exec_, "warm_up", None)):  # an executor object of one's own may have none
+            exec_.warm_up(warm_up, tuple(dict.fromkeys(c.recipe for c in cells)))
         return _run_cells(spec, exec_, cells, uri, t0, run_fn=run_fn, out_dir=out_dir, verbose=verbose)
 
 

@@ -125,6 +125,32 @@ def test_cli_experiment_and_output_dir_replace_the_grid_files(tmp_path, monkeypa
     assert "`--experiment` must not be empty" in capsys.readouterr().err
 
 
+def test_an_executor_object_without_warm_up_runs_the_grid(tmp_path, uri):
+    from ecg_art.grid import LocalExecutor
+
+    class Plain:  # what run_grid needs of an executor: name, slots, a context manager, submit and wait
+        name, slots = "plain", 1
+
+        def __init__(self):
+            self._inner = LocalExecutor()
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self._inner.close()
+
+        def submit(self, fn, arg):
+            return self._inner.submit(fn, arg)
+
+        def wait(self, handles):
+            return self._inner.wait(handles)
+
+    report = run_grid(tiny_spec(tmp_path, name="plain"), tracking_uri=uri, run_fn=cellfns.fake_run, verbose=False,
+                      executor_obj=Plain())
+    assert report.ok and report.executor == "plain" and report.count("finished") == len(report.cells) == 4
+
+
 def test_warm_up_imports_what_cells_need_and_names_what_failed(monkeypatch):
     import sys
 
