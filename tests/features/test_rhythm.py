@@ -64,7 +64,7 @@ def test_bpda_forward_equals_hard_and_gives_gradients():
 
 def test_bpda_without_a_gradient_skips_the_soft_path_and_returns_the_same_values(monkeypatch):
     """Predictions and training passes on fixed inputs take no gradient of x: "bpda" then returns the hard values its
-    straight-through carries without computing the soft path (3/4 of the detector's time), bit for bit."""
+    straight-through carries without computing the soft path (most of the detector's time), bit for bit."""
     x = torch.cat([context([0.7] * 13, 0.7, seed=s) for s in range(3)] + [context([1.0, 0.6] * 6, 0.9, seed=5)])
     x = x + 0.05 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))  # noise: near-ties in the scores
     ext = RhythmBeatFeatures(fs=FS, r_index=R, mode="bpda")
