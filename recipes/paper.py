@@ -68,7 +68,7 @@ PROFILES: dict[str, Config] = {
     # quick: the defences fine-tune the baseline and the APGD-CE / APGD-DLR columns run 25 steps, to fit minutes on
     # 2 CPU cores (the standard AutoAttack keeps its 100 steps and 5,000 Square queries)
     # (toward the 10-min target: the eps curve at two more budgets only, 200 attacked beats per model — the standard
-    # AutoAttack on the robust quick models costs ~0.25 s a beat, the fusion model's ~0.6 — the clean ablation 100)
+    # AutoAttack on the robust quick models costs ~0.25 s a beat, the fusion model's 0.6-0.8 — the clean ablation 100)
     "quick": Config(profile="quick", apgd_steps=25, warm_start=True, curve_eps=(0.02, 0.1), curve_n=100, eval_n=200,
                     stage_settings=(
         # AT and AT+NSR: fast adversarial training (FGSM-RS) over every training beat from the baseline, AT 3 epochs,
