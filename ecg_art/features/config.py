@@ -40,6 +40,15 @@ class FeatureModeMixin:
             raise ConfigError(f"`mode` must be one of {FEATURE_MODES}, got {value!r}")
         self._mode = value
 
+    def soft_needed(self, x) -> bool:
+        """Whether a call on ``x`` needs the soft path: for its values (``"soft"``) or its gradient (``"bpda"`` where a
+        gradient of ``x`` is taken); ``"bpda"`` without one returns exactly the hard values its straight-through
+        carries, so the soft path can be skipped (a fusion model's prediction: 94 -> 36 ms for 256 contexts,
+        ``benchmarks/bench_features.py``, ``predict_bpda``)."""
+        import torch
+
+        return self.mode == "soft" or (self.mode == "bpda" and torch.is_grad_enabled() and x.requires_grad)
+
 
 def feature_names() -> list[str]:
     """Names of the 12 features in column order.

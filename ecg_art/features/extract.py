@@ -94,24 +94,19 @@ class FeatureExtractor(FeatureModeMixin, nn.Module):
     def _n(self, seconds: float) -> int:
         return int(round(seconds * self.fs))
 
-    def _soft_needed(self, x: torch.Tensor) -> bool:
-        """Whether this call needs the soft path: its values (``"soft"``) or its gradient (``"bpda"`` where a gradient
-        of ``x`` is taken); ``"bpda"`` without one returns exactly the hard values its straight-through carries."""
-        return self.mode == "soft" or (self.mode == "bpda" and torch.is_grad_enabled() and x.requires_grad)
-
-    def _select(self, score: torch.Tensor, soft_needed: bool = True) -> torch.Tensor:
+    def _select(self, score: torch.Tensor, soft_needed: bool) -> torch.Tensor:
         """Selection weights (N, T) over positions: one-hot argmax, softmax, or straight-through of both."""
         hard = F.one_hot(score.argmax(dim=-1), score.shape[-1]).to(score.dtype)
-        if self.mode == "hard" or not soft_needed:
+        if not soft_needed:  # "hard", or "bpda" without a gradient of x (FeatureModeMixin.soft_needed)
             return hard
         soft = torch.softmax(score / self.config.soft_temperature, dim=-1)
         return soft if self.mode == "soft" else _st(hard, soft)
 
-    def _first_crossing(self, rel: torch.Tensor, soft_needed: bool = True) -> torch.Tensor:
+    def _first_crossing(self, rel: torch.Tensor, soft_needed: bool) -> torch.Tensor:
         """Weights (N, T) on the first position where ``rel`` exceeds the peak threshold (soft: survival weights)."""
         thr = self.config.peak_threshold
         hard = F.one_hot((rel > thr).to(torch.uint8).argmax(dim=-1), rel.shape[-1]).to(rel.dtype)
-        if self.mode == "hard" or not soft_needed:
+        if not soft_needed:
             return hard
         p = torch.sigmoid((rel - thr) / self.config.soft_crossing_temperature)
         log_none_before = torch.cumsum(torch.log1p(-p.clamp_max(1 - 1e-6)), -1) - torch.log1p(-p.clamp_max(1 - 1e-6))
@@ -120,7 +115,7 @@ class FeatureExtractor(FeatureModeMixin, nn.Module):
         return soft if self.mode == "soft" else _st(hard, soft)
 
     def _refine(self, w: torch.Tensor, a: torch.Tensor, t: torch.Tensor, *, outward: float,
-                soft_needed: bool = True) -> torch.Tensor:
+                soft_needed: bool) -> torch.Tensor:
         """Re-select the largest ``a`` near the position chosen by ``w`` (weights over ``t``), mostly outwards."""
         c = self.config
         u = outward * (t - (w * t).sum(-1, keepdim=True))  # displacement away from the centre
@@ -131,9 +126,9 @@ class FeatureExtractor(FeatureModeMixin, nn.Module):
             score = a / (a.amax(-1, keepdim=True) + c.eps) - c.refine_penalty * outside
         return self._select(score, soft_needed)
 
-    def _count_above(self, v: torch.Tensor, thr: torch.Tensor, soft_needed: bool = True) -> torch.Tensor:
+    def _count_above(self, v: torch.Tensor, thr: torch.Tensor, soft_needed: bool) -> torch.Tensor:
         hard = (v > thr).to(v.dtype).sum(-1)
-        if self.mode == "hard" or not soft_needed:
+        if not soft_needed:
             return hard
         soft = torch.sigmoid((v - thr) / self.config.soft_threshold_temperature).sum(-1)
         return soft if self.mode == "soft" else _st(hard, soft)
@@ -146,7 +141,7 @@ class FeatureExtractor(FeatureModeMixin, nn.Module):
                 f"`r_index`={r} leaves too little context in windows of length {n_len}: need {self._back} samples "
                 f"before and {self._fwd} after"
             )
-        soft = self._soft_needed(x)
+        soft = self.soft_needed(x)
         sig = x[:, 0]
         base = sig.median(dim=-1, keepdim=True).values  # isoelectric level of the context window
         y = sig - base

@@ -185,10 +185,7 @@ class RPeakDetector(FeatureModeMixin, nn.Module):
         w = self._refine
         idx = F.max_pool1d(a[:, None], 2 * w + 1, stride=1, padding=w, return_indices=True)[1][:, 0].to(x.dtype)
         to_input = q * idx + 0.5 * (q - 1)  # grid index -> input sample (centre of the averaged block)
-        # "bpda" returns the hard values with the soft path's gradient: where no gradient is taken (predictions,
-        # training passes on fixed inputs) that path changes nothing, and skipping it took a fusion model's
-        # prediction from 94 to 36 ms for 256 contexts (benchmarks/bench_features.py, predict_bpda)
-        if self.mode == "hard" or (self.mode == "bpda" and not (torch.is_grad_enabled() and x.requires_grad)):
+        if not self.soft_needed(x):  # "hard", or "bpda" where no gradient of x is taken
             return hard, to_input
         soft = cand.to(x.dtype) * torch.sigmoid(margin / c.soft_temperature) * torch.sigmoid(
             t_margin / c.soft_temperature)
