@@ -112,3 +112,23 @@ def test_paper_quick_defences_fine_tune_with_fast_training():
                                                                                       "baseline/best.pt", epochs)
     nsr = _stage_config(quick, RECIPES.get("nsr"), "nsr", "baseline/best.pt")
     assert nsr.train_n == 10000 and nsr.init_from == "baseline/best.pt"
+    # AT alone trains at 1.1 x the table's eps in the quick profile (the others and the full profile at the eps)
+    budgets = {s: _stage_config(quick, RECIPES.get(s), s, "b.pt").train_eps for s in ("at", "at-nsr", "fast-at")}
+    assert budgets == {"at": 0.055, "at-nsr": 0.05, "fast-at": 0.05}
+    assert _stage_config(PROFILES["full"], RECIPES.get("at"), "at", "b.pt").train_eps == 0.05
+    # NSR alone regularises harder in the quick job than AT+NSR's NSR term (and than the standalone recipe)
+    nsr_alone = (nsr.nsr_beta, nsr.nsr_eps)
+    at_nsr = _stage_config(quick, RECIPES.get("at-nsr"), "at-nsr", "b.pt")
+    assert nsr_alone == (3.0, 0.2) and (at_nsr.nsr_beta, at_nsr.nsr_eps) == (0.3, 0.05)
+    assert (RECIPES.get("nsr").PROFILES["quick"].nsr_beta, RECIPES.get("nsr").PROFILES["quick"].nsr_eps) == (0.3, 0.05)
+
+
+@pytest.mark.parametrize("method, fast_noise, expected", [("fgsm-rs", None, 0.05), ("n-fgsm", None, 0.1),
+                                                          ("n-fgsm", 1.0, 0.05), ("fgsm-rs", 0.5, 0.025)])
+def test_fast_noise_scales_the_random_start(classifier, method, fast_noise, expected):
+    """``fast_noise`` sets the uniform start's half-width in multiples of train_eps; None keeps the method's own."""
+    from recipes.defences import training_attack
+
+    cfg = dataclasses.replace(AT["quick"], train_eps=0.05, train_attack=method, fast_noise=fast_noise)
+    attack = training_attack(cfg, classifier)
+    assert attack.settings[1] == pytest.approx(expected)
