@@ -32,7 +32,7 @@ class Config(BaseConfig):
     # attacks_custom.FastGradientRS), guarded against catastrophic overfitting
     train_attack: str = "pgd"
     fast_step: float | None = None  # the fast attack's step in multiples of train_eps (None: its paper's, 1.25 / 1)
-    fast_noise: float | None = None  # half-width of its uniform start in multiples of train_eps (None: its paper's, 1 / 2)
+    fast_noise: float | None = None  # its random start's half-width in multiples of train_eps (None: its paper's)
     # the guard: PGD-`guard_pgd_iter` at train_eps on `guard_n` validation beats after every epoch; a fall of robust
     # accuracy by more than `guard_max_drop` below its best rolls the epoch back and stops training (0: no guard)
     guard_n: int = 500
