@@ -4,10 +4,12 @@ attacked test beats, without retraining: the row's attack columns, its worst cas
 full-profile checkpoints, whose worst case predates the standard AutoAttack).
 
 Usage: python benchmarks/rescore_row.py zoo:at-nsr-intra [--profile full] [--threads 2] [--attacks fgsm,pgd,...]
+           [--out FILE] [--write-card]
        python benchmarks/rescore_row.py results/<stage run>/checkpoints-train/best.pt --stage at-nsr --split intra
 (ECG_ART_DATA names the MIT-BIH folder.) The beats are the paper job's for that stage, profile and split (its
 ``eval_n`` and seed); fusion models are attacked as deployed (hard features), as in the table. Prints the row and
-each attack's accuracy and seconds; ``--out`` writes them as JSON.
+each attack's accuracy and seconds; ``--out`` writes them as JSON, ``--write-card`` into a zoo model's card (its
+``rescored`` block, which ``ecg-art list zoo`` reports).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import argparse
 import dataclasses
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -42,6 +45,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--data-dir", default=os.environ.get("ECG_ART_DATA"))
     p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--write-card", action="store_true",
+                   help="zoo models: record the result in the card as its `rescored` block (ecg-art list zoo shows it)")
     args = p.parse_args(argv)
     import numpy as np
     import torch
@@ -87,10 +92,12 @@ def main(argv: list[str] | None = None) -> dict:
                                         attack_kwargs=attack_kwargs(cfg, cfg.attacks), return_adv=True, verbose=True)
         per_attack = {f"{r.attack}@{r.eps:g}": (r.adv_accuracy, r.seconds) for r in results}
     derived = derived_metrics(clf, adv, y, float(clean_ok.mean()), tuple(cfg.eps), clean_correct=clean_ok)
-    out = {"model": args.model, "checkpoint": str(checkpoint), "stage": stage, "profile": args.profile,
+    out = {"model": args.model, "checkpoint": checkpoint.name, "stage": stage, "profile": args.profile,
            "split": split, "n": int(len(y)), "clean_eval": float(clean_ok.mean()),
            "attacks": {k: {"accuracy": a, "seconds": round(s, 1)} for k, (a, s) in per_attack.items()},
-           "derived": derived, "seconds": round(time.perf_counter() - t0, 1), "threads": args.threads}
+           "derived": derived, "seconds": round(time.perf_counter() - t0, 1), "threads": args.threads,
+           "date": time.strftime("%Y-%m-%d"), "command": "python benchmarks/rescore_row.py " + " ".join(
+               a for a in (argv if argv is not None else sys.argv[1:]) if a != "--write-card")}
     print(f"{args.model} ({stage}, {args.profile}, {split}; {len(y)} attacked test beats, clean "
           f"{100 * out['clean_eval']:.2f} % of them; {out['seconds']:.0f} s with {args.threads} thread(s))")
     for k, v in out["attacks"].items():
@@ -99,6 +106,12 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"  {k}: {100 * v:.2f} %")
     if args.out:
         args.out.write_text(json.dumps(out, indent=2, default=float))
+    if args.write_card:
+        if not args.model.startswith("zoo:"):
+            raise SystemExit("--write-card needs a zoo model (zoo:NAME)")
+        from ecg_art.zoo import record_rescore
+
+        print(f"recorded in {record_rescore(args.model, out)}")
     return out
 
 

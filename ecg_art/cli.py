@@ -111,6 +111,9 @@ def _cmd_list(args: argparse.Namespace) -> int:
         from ecg_art import zoo
 
         names = [zoo.load_card(name).summary() for name in zoo.list_models()]
+        if any("%*" in line for line in names):
+            names.append("* worst case re-scored with attacks added after the run (the card's `rescored` block: the "
+                         "standard AutoAttack on the run's own attacked beats)")
     else:
         from ecg_art.attacks import list_attacks
 

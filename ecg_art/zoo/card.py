@@ -55,7 +55,8 @@ class ModelCard:
     training : mapping
         ``recipe``, ``profile``, the whole ``config``, the ``command`` that trained it, the ``commit`` and notes.
     extra : mapping
-        Anything else the card carries (environment, attacks, per-class figures).
+        Anything else the card carries (environment, attacks, per-class figures; ``rescored``: the same beats
+        attacked again with attacks added after the run, :func:`ecg_art.zoo.record_rescore`).
 
     Examples
     --------
@@ -127,10 +128,15 @@ class ModelCard:
         return out
 
     def summary(self) -> str:
-        """One line: name, model, split, clean accuracy and the worst case of the run's attacks at the largest eps."""
+        """One line: name, model, split, clean accuracy and the worst case at the largest eps: of the ``rescored``
+        block's attacks where the card has one (marked ``*``), else of the run's own."""
         row = self.metrics.get("row", {})
+        rescored = self.extra.get("rescored", {}).get("derived", {})
+        if any(k.startswith("worst@") for k in rescored):
+            row = rescored
         worst = sorted((k for k in row if k.startswith("worst@")), key=lambda k: float(k.split("@")[1]))
-        tail = f"  worst case @{worst[-1].split('@')[1]} {100 * row[worst[-1]]:6.2f} %" if worst else ""
+        mark = "*" if row is rescored else " "
+        tail = f"  worst case @{worst[-1].split('@')[1]} {100 * row[worst[-1]]:6.2f} %{mark}" if worst else ""
         return (f"{self.name:<16} {self.model:<13} {self.split['scheme']:<6} clean "
                 f"{100 * self.metrics['clean_accuracy']:6.2f} % of {self.metrics['n_test']:>6} test beats{tail}  "
                 f"{self.description}")

@@ -15,7 +15,7 @@ from ecg_art.exceptions import CheckpointError, DataError, EcgArtWarning, Regist
 from ecg_art.zoo.card import ModelCard
 
 __all__ = ["ZOO_DIR", "list_models", "load_card", "load_model", "make_zoo_classifier", "ZooTestSplit",
-           "load_test_data", "rescore", "is_zoo_spec", "zoo_name"]
+           "load_test_data", "rescore", "record_rescore", "is_zoo_spec", "zoo_name"]
 
 logger = logging.getLogger(__name__)
 
@@ -225,6 +225,27 @@ def rescore(name: str, *, data_dir: str | Path | None = None, cache_dir: str | P
     logger.info("zoo %s: clean %d / %d (card %d / %d)", card.name, correct, n, out["card_clean_correct"],
                 card.metrics["n_test"])
     return out
+
+
+def record_rescore(name: str, result: Mapping[str, Any], *, directory: str | Path | None = None) -> Path:
+    """Write ``result`` (a re-scoring of zoo model ``name`` with later attacks on the card's own attacked beats, as
+    ``benchmarks/rescore_row.py`` makes it) into the card as its ``rescored`` block; the run's own ``metrics`` stay.
+
+    ``result`` must hold ``derived`` (``worst@<eps>`` and the like, fractions), ``attacks``, ``n`` and ``command``;
+    :meth:`ModelCard.summary` then reports the re-scored worst case. Returns the card's path.
+    """
+    from ecg_art.exceptions import ConfigError
+    from ecg_art.io import write_json
+
+    absent = [k for k in ("derived", "attacks", "n", "command") if k not in result]
+    if absent:
+        raise ConfigError(f"re-scoring of zoo model {name!r} lacks {', '.join(f'`{k}`' for k in absent)}")
+    if not any(str(k).startswith("worst@") for k in result["derived"]):
+        raise ConfigError(f"re-scoring of zoo model {name!r} has no `worst@<eps>` in `derived`")
+    path = _card_path(name, directory)
+    card = ModelCard.read(path)
+    write_json(path, {**card.to_dict(), "rescored": dict(result)})
+    return path
 
 
 def is_zoo_spec(spec: str) -> bool:

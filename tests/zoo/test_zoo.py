@@ -102,10 +102,15 @@ def test_a_malformed_card_names_the_field(shelf, edit, match):
 def test_list_zoo(capsys):
     assert main(["list", "zoo"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
+    note = [line for line in lines if line.startswith("* ")]  # the footnote of re-scored worst cases, when any
+    lines = [line for line in lines if not line.startswith("* ")]
     assert [line.split()[0] for line in lines] == NAMES
     at_nsr = next(line for line in lines if line.startswith("at-nsr-intra "))
     card = zoo.load_card("at-nsr-intra")
     assert f"clean {100 * card.metrics['clean_accuracy']:6.2f} %" in at_nsr and "intra" in at_nsr
+    rescored = {n for n in NAMES if "rescored" in zoo.load_card(n).extra}
+    assert {line.split()[0] for line in lines if " %*" in line} == rescored
+    assert len(note) == (1 if rescored else 0)
 
 
 def test_zoo_model_spec():
@@ -152,4 +157,25 @@ def test_readme_table_is_the_cards():
                 f"{card.metrics['clean_correct']:,} / {card.metrics['n_test']:,}",
                 f"{100 * row['pgd@0.05']:.2f}", f"{100 * row['sap@0.05']:.2f}", f"{100 * row['worst@0.05']:.2f}",
                 f"{100 * row['acc_robust@0.05']:.2f}"]
+        rescored = card.extra.get("rescored", {}).get("derived", {})
+        want.append(f"{100 * rescored['worst@0.05']:.2f}" if "worst@0.05" in rescored else "")
         assert cells[:len(want)] == want, name
+
+
+def test_a_rescoring_is_recorded_in_the_card_and_listed(tmp_path):
+    """``record_rescore`` adds the ``rescored`` block and keeps the run's metrics; the summary then reports the
+    re-scored worst case, marked; malformed results are refused with the card's name."""
+    shutil.copy(zoo.ZOO_DIR / "at-nsr-inter.json", tmp_path / "at-nsr-inter.json")
+    before = zoo.load_card("at-nsr-inter", directory=tmp_path)
+    assert "%*" not in before.summary()
+    result = {"derived": {"worst@0.05": 0.8, "acc_robust@0.05": 0.9}, "attacks": {"autoattack@0.05": 0.81},
+              "n": 2000, "command": "python benchmarks/rescore_row.py zoo:at-nsr-inter"}
+    zoo.record_rescore("at-nsr-inter", result, directory=tmp_path)
+    after = zoo.load_card("at-nsr-inter", directory=tmp_path)
+    assert after.metrics == before.metrics and after.extra["rescored"] == result
+    assert "worst case @0.05  80.00 %*" in after.summary()
+    for bad, match in (({k: v for k, v in result.items() if k != "n"}, "lacks `n`"),
+                       ({**result, "derived": {"acc_robust@0.05": 0.9}}, "no `worst@<eps>`")):
+        with pytest.raises(ConfigError, match=f"zoo model 'at-nsr-inter'.*{match}"):
+            zoo.record_rescore("at-nsr-inter", bad, directory=tmp_path)
+
