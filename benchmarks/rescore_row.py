@@ -35,6 +35,20 @@ def _resolve(model: str, stage: str | None, split: str | None) -> tuple[Path, st
     return Path(model), stage, split or "intra"
 
 
+def _command(argv: list[str]) -> str:
+    """The command line that reproduces the scores: without where they were written (``--out``, ``--write-card``)."""
+    kept, skip = [], False
+    for a in argv:
+        if skip or a == "--write-card" or a.startswith("--out="):
+            skip = False
+            continue
+        if a == "--out":
+            skip = True
+            continue
+        kept.append(a)
+    return " ".join(["python benchmarks/rescore_row.py", *kept])
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", help="zoo:NAME or a checkpoint path")
@@ -96,8 +110,7 @@ def main(argv: list[str] | None = None) -> dict:
            "split": split, "n": int(len(y)), "clean_eval": float(clean_ok.mean()),
            "attacks": {k: {"accuracy": a, "seconds": round(s, 1)} for k, (a, s) in per_attack.items()},
            "derived": derived, "seconds": round(time.perf_counter() - t0, 1), "threads": args.threads,
-           "date": time.strftime("%Y-%m-%d"), "command": "python benchmarks/rescore_row.py " + " ".join(
-               a for a in (argv if argv is not None else sys.argv[1:]) if a != "--write-card")}
+           "date": time.strftime("%Y-%m-%d"), "command": _command(argv if argv is not None else sys.argv[1:])}
     print(f"{args.model} ({stage}, {args.profile}, {split}; {len(y)} attacked test beats, clean "
           f"{100 * out['clean_eval']:.2f} % of them; {out['seconds']:.0f} s with {args.threads} thread(s))")
     for k, v in out["attacks"].items():
