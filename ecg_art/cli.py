@@ -110,8 +110,9 @@ def _cmd_list(args: argparse.Namespace) -> int:
     elif args.what == "zoo":
         from ecg_art import zoo
 
-        names = [zoo.load_card(name).summary() for name in zoo.list_models()]
-        if any("%*" in line for line in names):
+        cards = [zoo.load_card(name) for name in zoo.list_models()]
+        names = [card.summary() for card in cards]
+        if any(card.rescored for card in cards):
             names.append("* worst case re-scored with attacks added after the run (the card's `rescored` block: the "
                          "standard AutoAttack on the run's own attacked beats)")
     else:

@@ -127,15 +127,18 @@ class ModelCard:
         out.update(out.pop("extra"))
         return out
 
+    @property
+    def rescored(self) -> Mapping[str, Any]:
+        """The ``rescored`` block's derived metrics (``worst@<eps>``, ...) when it has a worst case, else empty."""
+        derived = self.extra.get("rescored", {}).get("derived", {})
+        return derived if any(k.startswith("worst@") for k in derived) else {}
+
     def summary(self) -> str:
         """One line: name, model, split, clean accuracy and the worst case at the largest eps: of the ``rescored``
         block's attacks where the card has one (marked ``*``), else of the run's own."""
-        row = self.metrics.get("row", {})
-        rescored = self.extra.get("rescored", {}).get("derived", {})
-        if any(k.startswith("worst@") for k in rescored):
-            row = rescored
+        row = self.rescored or self.metrics.get("row", {})
         worst = sorted((k for k in row if k.startswith("worst@")), key=lambda k: float(k.split("@")[1]))
-        mark = "*" if row is rescored else " "
+        mark = "*" if self.rescored else " "
         tail = f"  worst case @{worst[-1].split('@')[1]} {100 * row[worst[-1]]:6.2f} %{mark}" if worst else ""
         return (f"{self.name:<16} {self.model:<13} {self.split['scheme']:<6} clean "
                 f"{100 * self.metrics['clean_accuracy']:6.2f} % of {self.metrics['n_test']:>6} test beats{tail}  "

@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ecg_art.exceptions import CheckpointError, DataError, EcgArtWarning, RegistryError
+from ecg_art.exceptions import CheckpointError, ConfigError, DataError, EcgArtWarning, RegistryError
 from ecg_art.zoo.card import ModelCard
 
 __all__ = ["ZOO_DIR", "list_models", "load_card", "load_model", "make_zoo_classifier", "ZooTestSplit",
@@ -234,7 +234,6 @@ def record_rescore(name: str, result: Mapping[str, Any], *, directory: str | Pat
     ``result`` must hold ``derived`` (``worst@<eps>`` and the like, fractions), ``attacks``, ``n`` and ``command``;
     :meth:`ModelCard.summary` then reports the re-scored worst case. Returns the card's path.
     """
-    from ecg_art.exceptions import ConfigError
     from ecg_art.io import write_json
 
     absent = [k for k in ("derived", "attacks", "n", "command") if k not in result]
